@@ -1,0 +1,646 @@
+"""Tensor, Function and the reverse-mode engine.
+
+A `Function` computes on raw arrays in `forward` and returns input gradients as Tensors in `backward`,
+so the backward pass is itself a graph (double backward). `Function.apply` records a node only when
+gradients are enabled and some input requires them. Nodes hold their inputs strongly and their outputs
+weakly: a graph lives exactly as long as the user holds its outputs.
+
+The engine (`backward`) pops nodes from a heap keyed by generation (a node's generation is one more than
+its inputs'), so every node runs after all its consumers, without recursion and without re-sorting.
+"""
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import time
+import weakref
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from . import backend
+
+_grad_enabled = True
+_anomaly_mode = False
+_profiler = None  # set by minigen.profiler.profile; called around every forward and backward
+
+
+# ----------------------------------------------------------------------------------------------- modes
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class set_grad_enabled(contextlib.ContextDecorator):
+    """Context manager / decorator that turns graph recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+
+    def __enter__(self):
+        global _grad_enabled
+        self.prev, _grad_enabled = _grad_enabled, self.mode
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev
+
+
+def no_grad() -> set_grad_enabled:
+    """`with mg.no_grad():` records nothing; also usable as a decorator."""
+    return set_grad_enabled(False)
+
+
+def enable_grad() -> set_grad_enabled:
+    """`with mg.enable_grad():` records again inside a no_grad block."""
+    return set_grad_enabled(True)
+
+
+def set_anomaly_mode(enabled: bool) -> None:
+    """Check every forward output and backward gradient for NaN/inf and name the op that made it."""
+    global _anomaly_mode
+    _anomaly_mode = bool(enabled)
+
+
+def _check_finite(op: str, phase: str, arrays, inputs) -> None:
+    for a in arrays:
+        if a is not None and a.dtype.kind in "fc" and not bool(backend.array_module(a).isfinite(a).all()):
+            shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
+            raise FloatingPointError(f"anomaly: {op} produced NaN or inf in {phase} "
+                                     f"(input shapes {shapes}, output shape {tuple(a.shape)})")
+
+
+# ---------------------------------------------------------------------------------------------- Tensor
+
+_SCALARS = (int, float, bool, np.generic)
+
+
+class Tensor:
+    """An array with an optional gradient and the Function that created it."""
+
+    __slots__ = ("data", "grad", "_requires_grad", "creator", "index", "hooks", "retains_grad", "name",
+                 "__weakref__")
+    __array_priority__ = 1000  # make ndarray <op> Tensor defer to Tensor's reflected operators
+
+    def __init__(self, data, requires_grad: bool = False, name: str | None = None):
+        if isinstance(data, Tensor):
+            data = data.data
+        elif isinstance(data, _SCALARS) or not hasattr(data, "shape"):
+            data = np.asarray(data, dtype=np.float32)
+        self.data = data
+        self.grad = None
+        self._requires_grad = False
+        self.creator = None
+        self.index = 0
+        self.hooks = None
+        self.retains_grad = False
+        self.name = name
+        if requires_grad:
+            self.requires_grad = True
+
+    @staticmethod
+    def _make(data, creator: Function | None = None, index: int = 0) -> Tensor:
+        """Fast constructor used by the engine (no checks)."""
+        t = object.__new__(Tensor)
+        t.data = data
+        t.grad = None
+        t._requires_grad = creator is not None
+        t.creator = creator
+        t.index = index
+        t.hooks = None
+        t.retains_grad = False
+        t.name = None
+        return t
+
+    # -------------------------------------------------------------------------------------- properties
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self.data.dtype.kind not in "fc":
+            raise TypeError(f"only floating point tensors can require gradients "
+                            f"(got dtype {self.data.dtype}, shape {tuple(self.data.shape)})")
+        if not value and self.creator is not None:
+            raise RuntimeError("requires_grad can only be turned off on a leaf tensor; use detach()")
+        self._requires_grad = bool(value)
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.data)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.creator is None
+
+    @property
+    def grad_fn(self):
+        return self.creator
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    # -------------------------------------------------------------------------------------- conversion
+    def numpy(self) -> np.ndarray:
+        """The values as a NumPy array (copied from the GPU when needed)."""
+        return backend.to_device(self.data, "cpu")
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph."""
+        return Tensor._make(self.data)
+
+    def to(self, device: str) -> Tensor:
+        """A copy on `device` ("cpu" or "cuda"); differentiable."""
+        if device == self.device:
+            return self
+        return _to_device(self, device)
+
+    def cpu(self) -> Tensor:
+        return self.to("cpu")
+
+    def cuda(self) -> Tensor:
+        return self.to("cuda")
+
+    def astype(self, dtype) -> Tensor:
+        return _cast(self, np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        return self.astype(np.float32)
+
+    def double(self) -> Tensor:
+        return self.astype(np.float64)
+
+    def requires_grad_(self, value: bool = True) -> Tensor:
+        self.requires_grad = value
+        return self
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self.creator is not None:
+            extra = f", grad_fn=<{type(self.creator).__name__}>"
+        elif self._requires_grad:
+            extra = ", requires_grad=True"
+        dev = "" if self.device == "cpu" else ", device='cuda'"
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
+        return f"tensor({body}, dtype={self.dtype}{dev}{extra})"
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    # -------------------------------------------------------------------------------------- operators
+    def __add__(self, other): return _ew.add(self, other)
+    def __radd__(self, other): return _ew.add(other, self)
+    def __sub__(self, other): return _ew.sub(self, other)
+    def __rsub__(self, other): return _ew.sub(other, self)
+    def __mul__(self, other): return _ew.mul(self, other)
+    def __rmul__(self, other): return _ew.mul(other, self)
+    def __truediv__(self, other): return _ew.div(self, other)
+    def __rtruediv__(self, other): return _ew.div(other, self)
+    def __pow__(self, other): return _ew.pow(self, other)
+    def __rpow__(self, other): return _ew.pow(other, self)
+    def __matmul__(self, other): return _linalg.matmul(self, as_tensor(other, self))
+    def __rmatmul__(self, other): return _linalg.matmul(as_tensor(other, self), self)
+    def __neg__(self): return _ew.neg(self)
+    def __eq__(self, other): return _ew.compare("eq", self, other)
+    def __ne__(self, other): return _ew.compare("ne", self, other)
+    def __lt__(self, other): return _ew.compare("lt", self, other)
+    def __le__(self, other): return _ew.compare("le", self, other)
+    def __gt__(self, other): return _ew.compare("gt", self, other)
+    def __ge__(self, other): return _ew.compare("ge", self, other)
+    def __getitem__(self, index): return _shape.getitem(self, index)
+
+    # ------------------------------------------------------------------------------------ reductions
+    def sum(self, axis=None, keepdims=False): return _red.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _red.mean(self, axis, keepdims)
+    def var(self, axis=None, keepdims=False): return _red.var(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _red.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _red.min(self, axis, keepdims)
+    def logsumexp(self, axis=None, keepdims=False): return _red.logsumexp(self, axis, keepdims)
+    def softmax(self, axis=-1): return _red.softmax(self, axis)
+    def log_softmax(self, axis=-1): return _red.log_softmax(self, axis)
+
+    def argmax(self, axis=None) -> Tensor:
+        """Indices of the maxima (an integer Tensor, no gradient)."""
+        return Tensor._make(self.data.argmax(axis=axis))
+
+    def argmin(self, axis=None) -> Tensor:
+        return Tensor._make(self.data.argmin(axis=axis))
+
+    # ---------------------------------------------------------------------------------------- shapes
+    def reshape(self, *shape): return _shape.reshape(self, *shape)
+    def view(self, *shape): return _shape.reshape(self, *shape)
+    def transpose(self, *axes): return _shape.transpose(self, *axes)
+    def permute(self, *axes): return _shape.transpose(self, *axes)
+    def flatten(self, start_axis=0, end_axis=-1): return _shape.flatten(self, start_axis, end_axis)
+    def squeeze(self, axis=None): return _shape.squeeze(self, axis)
+    def unsqueeze(self, axis): return _shape.unsqueeze(self, axis)
+    def expand(self, *shape): return _shape.expand(self, *shape)
+    def broadcast_to(self, shape): return _shape.broadcast_to(self, shape)
+
+    @property
+    def T(self) -> Tensor:
+        return _shape.transpose(self)
+
+    # ------------------------------------------------------------------------------------ elementwise
+    def exp(self): return _ew.exp(self)
+    def log(self): return _ew.log(self)
+    def sqrt(self): return _ew.sqrt(self)
+    def abs(self): return _ew.abs(self)
+    def clip(self, lo=None, hi=None): return _ew.clip(self, lo, hi)
+    def sigmoid(self): return _ew.sigmoid(self)
+    def tanh(self): return _ew.tanh(self)
+    def relu(self): return _ew.relu(self)
+    def softplus(self): return _ew.softplus(self)
+
+    # --------------------------------------------------------------------------------------- autograd
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's `.grad` (self must be scalar unless `gradient`)."""
+        backward([self], [gradient], retain_graph=create_graph if retain_graph is None else retain_graph,
+                 create_graph=create_graph)
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]):
+        """Call `hook(grad)` when this tensor's gradient is computed; a returned Tensor replaces it."""
+        if not self._requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self.hooks is None:
+            self.hooks = []
+        self.hooks.append(hook)
+        hooks = self.hooks
+        return _HookHandle(lambda: hooks.remove(hook) if hook in hooks else None)
+
+    def retain_grad(self) -> None:
+        """Keep `.grad` on this non-leaf tensor too."""
+        self.retains_grad = True
+
+
+class _HookHandle:
+    def __init__(self, remove):
+        self.remove = remove
+
+
+def tensor(data, requires_grad: bool = False, dtype=None, device: str | None = None) -> Tensor:
+    """A new leaf Tensor (a copy). Arrays keep their dtype; Python scalars and lists become float32."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.generic):
+        data = np.asarray(data)
+    if hasattr(data, "dtype"):
+        data = data.astype(dtype or data.dtype, copy=True)
+    else:
+        data = np.asarray(data, dtype=dtype or np.float32)
+    if device is not None:
+        data = backend.to_device(data, device)
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def as_tensor(x, like: Tensor | None = None) -> Tensor:
+    """`x` as a Tensor; Python scalars take the dtype and device of `like`."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and isinstance(x, _SCALARS):
+        return Tensor._make(backend.array_module(like.data).asarray(x, dtype=like.data.dtype))
+    if hasattr(x, "dtype") and not isinstance(x, np.generic):
+        return Tensor._make(x)
+    return Tensor._make(np.asarray(x, dtype=like.data.dtype if like is not None else np.float32))
+
+
+# -------------------------------------------------------------------------------------------- Function
+
+class Function:
+    """One differentiable operation.
+
+    Subclasses implement `forward(*arrays) -> array | tuple[array]` (saving on `self` what backward
+    needs) and `backward(*grad_outputs: Tensor) -> Tensor | None | tuple`, written with Tensor ops so that
+    it can itself be differentiated. Parameters are passed as keywords to `apply` and become attributes.
+    """
+
+    inputs: list | None = None  # None once the graph has been freed (or never recorded)
+    outputs: Sequence = ()
+    generation = 0
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on Tensors (or scalars/arrays) and record it when gradients are needed."""
+        f = object.__new__(cls)
+        if params:
+            f.__dict__.update(params)
+        like = None
+        for x in inputs:
+            if type(x) is Tensor:
+                like = x
+                break
+        xs = [x if type(x) is Tensor else as_tensor(x, like) for x in inputs]
+        arrays = [x.data for x in xs]
+        if len(arrays) > 1:
+            kind = type(arrays[0])
+            for a in arrays:
+                if type(a) is not kind:
+                    _device_error(cls.__name__, xs)
+        prof = _profiler
+        t0 = time.perf_counter() if prof is not None else 0.0
+        try:
+            ys = f.forward(*arrays)
+        except (ValueError, IndexError, TypeError) as e:
+            _reraise(cls.__name__, xs, e)
+        single = not isinstance(ys, tuple)
+        if single:
+            ys = (ys,)
+        ys = tuple(np.asarray(y) if isinstance(y, _SCALARS) else y for y in ys)
+        if prof is not None:
+            prof.record_forward(cls.__name__, time.perf_counter() - t0, ys)
+        if _anomaly_mode:
+            _check_finite(cls.__name__, "forward", ys, xs)
+        if _grad_enabled and any(x._requires_grad for x in xs):
+            f.inputs = xs
+            f.generation = 1 + max(x.creator.generation if x.creator is not None else 0 for x in xs)
+            outs = tuple(Tensor._make(y, f, i) if y.dtype.kind in "fc" else Tensor._make(y)
+                         for i, y in enumerate(ys))
+            f.outputs = tuple(weakref.ref(o) for o in outs)
+            if len(ys) > 1:
+                f.output_meta = [(y.shape, y.dtype) for y in ys]
+        else:
+            outs = tuple(Tensor._make(y) for y in ys)
+        return outs[0] if single else outs
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, *grad_outputs):
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    def output(self, i: int = 0) -> Tensor:
+        """Output `i` as a Tensor, for backward formulas such as d exp(x) = exp(x) dx."""
+        return self.outputs[i]()
+
+    def release(self) -> None:
+        """Drop saved arrays and inputs: a second backward through this node is an error."""
+        self.__dict__.clear()
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+def _device_error(op: str, xs):
+    devices = ", ".join(f"{tuple(x.shape)} on {x.device}" for x in xs)
+    raise RuntimeError(f"{op}: expected all inputs on one device, got {devices}")
+
+
+def _reraise(op: str, xs, e: Exception):
+    shapes = ", ".join(f"{tuple(x.shape)} {x.dtype}" for x in xs)
+    device = xs[0].device if xs else "cpu"
+    msg = f"{op}: {e} (inputs: {shapes}; device {device})"
+    try:
+        err = type(e)(msg)
+    except Exception:
+        err = ValueError(msg)
+    raise err from e
+
+
+# --------------------------------------------------------------------------------------------- engine
+
+def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], retain_graph: bool = False,
+             create_graph: bool = False, inputs: Sequence[Tensor] | None = None,
+             allow_unused: bool = False):
+    """Reverse sweep from `outputs`.
+
+    Without `inputs`, gradients are added into every reached leaf's `.grad`. With `inputs`, only the
+    gradients of those tensors are computed and returned (nothing is accumulated); this is `mg.grad`.
+    """
+    roots, seeds = [], []
+    for k, (y, g) in enumerate(zip(outputs, grad_outputs)):
+        if not y._requires_grad:
+            raise RuntimeError(f"backward: output {k} (shape {y.shape}) does not require grad "
+                               "and has no grad_fn")
+        if g is None:
+            if y.data.size != 1:
+                raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
+                                   f"output {k} has shape {y.shape} (pass a gradient)")
+            g = Tensor._make(backend.array_module(y.data).ones_like(y.data))
+        else:
+            g = as_tensor(g, y)
+            if g.shape != y.shape:
+                raise ValueError(f"backward: gradient shape {g.shape} does not match output shape {y.shape}")
+        roots.append(y)
+        seeds.append(g)
+
+    capture = None if inputs is None else {id(t): k for k, t in enumerate(inputs)}
+    needed = None if inputs is None else _nodes_leading_to(roots, capture)
+    captured: list = [None] * (len(inputs) if inputs is not None else 0)
+    add = _add_graph if create_graph else _add_raw
+
+    pending: dict = {}  # Function -> [grads per output, the output Tensors, kept alive]
+    leaves: dict = {}  # id(leaf) -> [leaf, grad]
+    heap: list = []
+    order = itertools.count()
+
+    def send(t: Tensor, g: Tensor) -> None:
+        f = t.creator
+        if f is None:
+            entry = leaves.get(id(t))
+            if entry is None:
+                leaves[id(t)] = [t, g]
+            else:
+                entry[1] = add(entry[1], g)
+            return
+        if needed is not None and f not in needed and id(t) not in capture:
+            return
+        slot = pending.get(f)
+        if slot is None:
+            if f.inputs is None:
+                raise RuntimeError(f"backward: trying to backward through the graph a second time "
+                                   f"(node {type(f).__name__} was freed); pass retain_graph=True to the "
+                                   "first backward")
+            n = len(f.outputs)
+            slot = pending[f] = [[None] * n, [None] * n]
+            heapq.heappush(heap, (-f.generation, next(order), f))
+        grads, alive = slot
+        i = t.index
+        grads[i] = g if grads[i] is None else add(grads[i], g)
+        alive[i] = t
+
+    prof = _profiler
+    with set_grad_enabled(create_graph):
+        for y, g in zip(roots, seeds):
+            send(y, g)
+        while heap:
+            f = heapq.heappop(heap)[2]
+            grads, alive = pending.pop(f)
+            for i, t in enumerate(alive):
+                if t is None:
+                    continue
+                grads[i] = _visit(t, grads[i], capture, captured, add)
+            if capture is not None and f not in needed:
+                continue
+            for i, g in enumerate(grads):
+                if g is None:
+                    shape, dtype = f.output_meta[i]
+                    xp = backend.array_module(f.inputs[0].data)
+                    grads[i] = Tensor._make(xp.zeros(shape, dtype))
+            t0 = time.perf_counter() if prof is not None else 0.0
+            if prof is not None:
+                prof.enter_backward()
+            try:
+                gxs = f.backward(*grads)
+            finally:
+                if prof is not None:
+                    prof.exit_backward(type(f).__name__, time.perf_counter() - t0)
+            if not isinstance(gxs, tuple):
+                gxs = (gxs,)
+            if _anomaly_mode:
+                _check_finite(type(f).__name__, "backward", [g.data for g in gxs if g is not None], f.inputs)
+            for x, gx in zip(f.inputs, gxs):
+                if gx is not None and x._requires_grad:
+                    if gx.shape != x.shape:
+                        raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape "
+                                           f"{gx.shape} for an input of shape {x.shape}")
+                    send(x, gx)
+            if not retain_graph:
+                f.release()
+        for t, g in leaves.values():
+            g = _visit(t, g, capture, captured, add, leaf=True)
+            if capture is None:
+                t.grad = g if t.grad is None else add(t.grad, g)
+
+    if inputs is None:
+        return None
+    for k, g in enumerate(captured):
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {k} (shape {inputs[k].shape}) was not used to compute the "
+                               "outputs; pass allow_unused=True")
+    return tuple(captured)
+
+
+def _visit(t: Tensor, g: Tensor, capture, captured, add, leaf: bool = False) -> Tensor:
+    """Run a tensor's hooks on its complete gradient, capture it for mg.grad, keep it if asked."""
+    if t.hooks:
+        for hook in t.hooks:
+            out = hook(g)
+            if out is not None:
+                g = out
+    if capture is not None:
+        k = capture.get(id(t))
+        if k is not None:
+            captured[k] = g
+    elif t.retains_grad and not leaf:
+        t.grad = g if t.grad is None else add(t.grad, g)
+    return g
+
+
+def _nodes_leading_to(roots: Sequence[Tensor], capture: dict) -> set:
+    """The Functions on some path from `roots` down to a tensor in `capture` (for mg.grad pruning)."""
+    nodes, stack, seen = [], [y.creator for y in roots if y.creator is not None], set()
+    while stack:
+        f = stack.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        nodes.append(f)
+        if f.inputs is not None:
+            stack.extend(x.creator for x in f.inputs if x.creator is not None)
+    needed = set()
+    for f in sorted(nodes, key=lambda f: f.generation):
+        if f.inputs is not None and any(id(x) in capture or x.creator in needed for x in f.inputs):
+            needed.add(f)
+    return needed
+
+
+def _add_raw(a: Tensor, b: Tensor) -> Tensor:
+    return Tensor._make(a.data + b.data)
+
+
+def _add_graph(a: Tensor, b: Tensor) -> Tensor:
+    return a + b
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple:
+    """d(outputs)/d(inputs) contracted with `grad_outputs`, returned instead of accumulated into .grad."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    for k, x in enumerate(inputs):
+        if not x.requires_grad:
+            raise RuntimeError(f"grad: input {k} (shape {x.shape}) does not require grad")
+    return backward(outputs, list(grad_outputs), retain_graph=create_graph if retain_graph is None else
+                    retain_graph, create_graph=create_graph, inputs=inputs, allow_unused=allow_unused)
+
+
+# ------------------------------------------------------------------------------ ops the Tensor needs
+
+class _ToDevice(Function):
+    """Copy to another device; the gradient goes back to the source device."""
+
+    def forward(self, x):
+        self.source = backend.device_of(x)
+        return backend.to_device(x, self.device)
+
+    def backward(self, gy):
+        return _to_device(gy, self.source)
+
+
+def _to_device(x: Tensor, device: str) -> Tensor:
+    backend.xp_for(device)
+    return _ToDevice.apply(x, device=device)
+
+
+class _Cast(Function):
+    """Change dtype; the gradient is cast back. d/dx cast(x) = 1."""
+
+    def forward(self, x):
+        self.source = x.dtype
+        return x.astype(self.dtype)
+
+    def backward(self, gy):
+        return _cast(gy, self.source)
+
+
+def _cast(x: Tensor, dtype) -> Tensor:
+    if x.dtype == dtype:
+        return x
+    return _Cast.apply(x, dtype=dtype)
+
+
+# The op modules import Function and Tensor from here, so they are imported last; Tensor's operator
+# methods look them up at call time.
+from .ops import elementwise as _ew, linalg as _linalg, reduction as _red, shape as _shape  # noqa: E402

@@ -1,0 +1,93 @@
+"""Array modules per device: NumPy on "cpu", CuPy on "cuda"; device moves; seeding.
+
+Everything device-specific in the engine goes through this file, so that the rest of minigen is written
+once against "an array module" `xp`.
+"""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+_cupy = None
+_cupy_checked = False
+
+
+def _import_cupy():
+    """CuPy, or None when it is not installed or no GPU can be used (never raises)."""
+    global _cupy, _cupy_checked
+    if not _cupy_checked:
+        _cupy_checked = True
+        try:
+            import cupy
+
+            if cupy.cuda.runtime.getDeviceCount() > 0:
+                _cupy = cupy
+        except Exception:
+            _cupy = None
+    return _cupy
+
+
+def cuda_is_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    return _import_cupy() is not None
+
+
+cuda = types.SimpleNamespace(is_available=cuda_is_available)
+
+
+def device_of(a) -> str:
+    """"cpu" for NumPy arrays, "cuda" for CuPy arrays."""
+    return "cpu" if isinstance(a, (np.ndarray, np.generic)) else "cuda"
+
+
+def array_module(a):
+    """The array module (numpy or cupy) that owns array `a`."""
+    if isinstance(a, (np.ndarray, np.generic)):
+        return np
+    return _import_cupy() or np
+
+
+def xp_for(device: str):
+    """The array module for a device name."""
+    if device == "cpu":
+        return np
+    if device == "cuda":
+        cp = _import_cupy()
+        if cp is None:
+            raise RuntimeError("device 'cuda' requested but CuPy or a GPU is not available "
+                               "(mg.cuda.is_available() is False)")
+        return cp
+    raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
+
+
+def to_device(a, device: str):
+    """Copy array `a` to `device` (no copy when it is already there)."""
+    if device_of(a) == device:
+        return a
+    if device == "cpu":
+        return a.get()
+    return xp_for("cuda").asarray(a)
+
+
+_seed = 0
+_rngs: dict = {}
+
+
+def manual_seed(seed: int) -> None:
+    """Seed every random op (randn, dropout, sampling) on every device."""
+    global _seed
+    _seed = int(seed)
+    _rngs.clear()
+
+
+def rng(device: str = "cpu"):
+    """The random generator of a device (numpy.random.Generator or cupy.random.Generator)."""
+    g = _rngs.get(device)
+    if g is None:
+        if device == "cpu":
+            g = np.random.default_rng(_seed)
+        else:
+            g = xp_for("cuda").random.default_rng(_seed)
+        _rngs[device] = g
+    return g

@@ -1,0 +1,236 @@
+"""The user-facing functions (`import minigen.functional as F`), PyTorch's names and defaults.
+
+Most are compositions of primitive ops, so their gradients (and second derivatives) come for free.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from . import backend
+from .autograd import Tensor, as_tensor
+from .ops.elementwise import elu, erf, leaky_relu, log, relu, sigmoid, softplus, tanh
+from .ops.linalg import matmul
+from .ops.reduction import log_softmax, logsumexp, softmax
+from .ops.shape import reshape, transpose
+
+__all__ = ["linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "softmax",
+           "log_softmax", "logsumexp", "dropout", "embedding", "maxout", "gumbel_softmax", "batch_norm",
+           "layer_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+           "nll_loss", "mse_loss", "l1_loss", "one_hot"]
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x W^T + b, with W laid out (out_features, in_features)."""
+    if x.shape[-1] != weight.shape[-1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
+                         f"({x.shape[-1]} != {weight.shape[-1]}) on {x.device}")
+    y = matmul(x, transpose(weight))
+    return y if bias is None else y + bias
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x Phi(x) with Phi the standard normal CDF (exact, via erf); "tanh" uses the tanh approximation."""
+    if approximate == "tanh":
+        return 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
+    return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: probability must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0
+    keep = backend.rng(x.device).random(x.shape) >= p
+    return x * Tensor._make((keep / (1 - p)).astype(x.dtype))
+
+
+def embedding(indices, weight: Tensor) -> Tensor:
+    """Rows of `weight` (num_embeddings, dim) picked by integer `indices` of any shape."""
+    idx = indices.data if isinstance(indices, Tensor) else indices
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
+    if idx.size and (idx.min() < 0 or idx.max() >= weight.shape[0]):
+        raise IndexError(f"embedding: index out of range for {weight.shape[0]} embeddings")
+    return weight[idx]
+
+
+def maxout(x: Tensor, pieces: int, axis: int = 1) -> Tensor:
+    """max over `pieces` consecutive channels: (N, units*pieces, ...) -> (N, units, ...)."""
+    axis = axis % x.ndim
+    if x.shape[axis] % pieces:
+        raise ValueError(f"maxout: {x.shape[axis]} channels on axis {axis} are not divisible by "
+                         f"{pieces} pieces (shape {x.shape})")
+    shape = x.shape[:axis] + (x.shape[axis] // pieces, pieces) + x.shape[axis + 1:]
+    return reshape(x, shape).max(axis=axis + 1)
+
+
+def one_hot(indices, num_classes: int, dtype=np.float32) -> Tensor:
+    """One-hot float Tensor of shape indices.shape + (num_classes,)."""
+    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    xp = backend.array_module(idx)
+    return Tensor._make((idx[..., None] == xp.arange(num_classes)).astype(dtype))
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, axis: int = -1) -> Tensor:
+    """softmax((logits + g) / tau) with g ~ Gumbel(0, 1); with hard=True the one-hot argmax in the
+    forward pass and the soft sample's gradient (straight-through)."""
+    u = backend.rng(logits.device).random(logits.shape)
+    xp = backend.array_module(u)
+    g = -xp.log(-xp.log(xp.clip(u, 1e-20, 1.0)))
+    y = softmax((logits + Tensor._make(g.astype(logits.dtype))) / tau, axis=axis)
+    if not hard:
+        return y
+    index = y.data.argmax(axis=axis)
+    hard_y = (xp.expand_dims(index, axis) == xp.arange(y.shape[axis]).reshape(
+        [-1 if d == axis % y.ndim else 1 for d in range(y.ndim)])).astype(y.dtype)
+    return Tensor._make(hard_y) - y.detach() + y
+
+
+def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over every axis but 1 (channels).
+
+    In training the batch statistics are used and the running ones updated in place with
+    r <- (1 - momentum) r + momentum * stat (the unbiased variance, as PyTorch does)."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if training:
+        n = x.data.size // x.shape[1]
+        if n <= 1:
+            raise ValueError(f"batch_norm: expected more than 1 value per channel in training, got input "
+                             f"of shape {x.shape}")
+        mean = x.mean(axis=axes, keepdims=True)
+        var = ((x - mean) * (x - mean)).mean(axis=axes, keepdims=True)
+        if running_mean is not None:
+            running_mean.data = (1 - momentum) * running_mean.data + momentum * mean.data.reshape(-1)
+        if running_var is not None:
+            running_var.data = (1 - momentum) * running_var.data + momentum * var.data.reshape(-1) * n / (n - 1)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
+        mean = reshape(running_mean.detach(), shape)
+        var = reshape(running_var.detach(), shape)
+    y = (x - mean) / (var + eps) ** 0.5
+    if weight is not None:
+        y = y * reshape(weight, shape)
+    if bias is not None:
+        y = y + reshape(bias, shape)
+    return y
+
+
+def layer_norm(x: Tensor, normalized_shape: Sequence[int] | int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """(x - mean) / sqrt(var + eps) * weight + bias over the trailing `normalized_shape` axes."""
+    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(normalized_shape):] != normalized_shape:
+        raise ValueError(f"layer_norm: input of shape {x.shape} does not end in {normalized_shape}")
+    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    d = x - mean
+    y = d / ((d * d).mean(axis=axes, keepdims=True) + eps) ** 0.5
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+# ---------------------------------------------------------------------------------------------- losses
+
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _same_shape(op: str, x: Tensor, target: Tensor) -> None:
+    if x.shape != target.shape:
+        raise ValueError(f"{op}: input shape {x.shape} and target shape {target.shape} differ")
+
+
+def binary_cross_entropy(p: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
+    """-(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does."""
+    target = as_tensor(target, p)
+    _same_shape("binary_cross_entropy", p, target)
+    loss = -(target * log(p).clip(lo=-100) + (1 - target) * log(1 - p).clip(lo=-100))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def binary_cross_entropy_with_logits(x: Tensor, target, weight=None, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """-(t log sigmoid(x) + (1 - t) log sigmoid(-x)) = softplus(x) - t x (stable for any x)."""
+    target = as_tensor(target, x)
+    _same_shape("binary_cross_entropy_with_logits", x, target)
+    if pos_weight is None:
+        loss = softplus(x) - target * x
+    else:
+        loss = (1 - target) * x + (1 + (pos_weight - 1) * target) * softplus(-x)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def nll_loss(log_probs: Tensor, target, reduction: str = "mean", ignore_index: int | None = None) -> Tensor:
+    """-log_probs[n, target[n]] with classes on axis 1 (any trailing axes allowed)."""
+    t = target.data if isinstance(target, Tensor) else target
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"nll_loss: target must hold integer class indices, got {t.dtype}")
+    n_classes = log_probs.shape[1]
+    if log_probs.shape[:1] + log_probs.shape[2:] != t.shape:
+        raise ValueError(f"nll_loss: input of shape {log_probs.shape} needs a target of shape "
+                         f"{log_probs.shape[:1] + log_probs.shape[2:]}, got {t.shape}")
+    keep = None if ignore_index is None else t != ignore_index
+    safe = t if keep is None else t * keep
+    if safe.size and (safe.min() < 0 or safe.max() >= n_classes):
+        raise IndexError(f"nll_loss: target out of range for {n_classes} classes")
+    flat = log_probs if log_probs.ndim == 2 else reshape(
+        transpose(log_probs, (0,) + tuple(range(2, log_probs.ndim)) + (1,)), (-1, n_classes))
+    xp = backend.array_module(safe)
+    picked = reshape(flat[xp.arange(safe.size), safe.reshape(-1)], t.shape)
+    loss = -picked
+    if keep is not None:
+        loss = loss * Tensor._make(keep.astype(loss.dtype))
+        if reduction == "mean":
+            return loss.sum() / max(int(keep.sum()), 1)
+    return _reduce(loss, reduction, "nll_loss")
+
+
+def cross_entropy(logits: Tensor, target, reduction: str = "mean", ignore_index: int | None = None,
+                  label_smoothing: float = 0.0) -> Tensor:
+    """nll_loss(log_softmax(logits, axis=1), target); with label smoothing eps the target becomes
+    (1 - eps) onehot + eps / C."""
+    logp = log_softmax(logits, axis=1)
+    loss = nll_loss(logp, target, reduction="none" if label_smoothing else reduction,
+                    ignore_index=ignore_index)
+    if not label_smoothing:
+        return loss
+    smooth = -logp.mean(axis=1)
+    return _reduce((1 - label_smoothing) * loss + label_smoothing * smooth, reduction, "cross_entropy")
+
+
+def mse_loss(x: Tensor, target, reduction: str = "mean") -> Tensor:
+    """(x - t)^2."""
+    target = as_tensor(target, x)
+    _same_shape("mse_loss", x, target)
+    d = x - target
+    return _reduce(d * d, reduction, "mse_loss")
+
+
+def l1_loss(x: Tensor, target, reduction: str = "mean") -> Tensor:
+    """|x - t|."""
+    target = as_tensor(target, x)
+    _same_shape("l1_loss", x, target)
+    return _reduce((x - target).abs(), reduction, "l1_loss")

@@ -1,0 +1,1 @@
+"""Primitive Functions, one file per family. Each: forward on arrays, backward on Tensors."""

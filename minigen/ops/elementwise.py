@@ -1,0 +1,339 @@
+"""Elementwise Functions with NumPy broadcasting; broadcasting is undone by `sum_to` in backward."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function, Tensor, as_tensor
+from .shape import sum_to, where
+
+
+def _const(like: Tensor, array) -> Tensor:
+    """A constant (no-grad) Tensor, e.g. a mask in a backward formula."""
+    return Tensor._make(array.astype(like.data.dtype, copy=False))
+
+
+# ------------------------------------------------------------------------------------------- binary
+
+class Add(Function):
+    """d(a+b) = da + db."""
+
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return sum_to(gy, a.shape), sum_to(gy, b.shape)
+
+
+class Sub(Function):
+    """d(a-b) = da - db."""
+
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return sum_to(gy, a.shape), sum_to(-gy, b.shape) if b.requires_grad else None
+
+
+class Mul(Function):
+    """d(ab) = b da + a db."""
+
+    def forward(self, a, b):
+        return a * b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return (sum_to(gy * b, a.shape) if a.requires_grad else None,
+                sum_to(gy * a, b.shape) if b.requires_grad else None)
+
+
+class Div(Function):
+    """d(a/b) = da / b - a db / b^2."""
+
+    def forward(self, a, b):
+        return a / b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = gy / b
+        return (sum_to(ga, a.shape) if a.requires_grad else None,
+                sum_to(-ga * a / b, b.shape) if b.requires_grad else None)
+
+
+class Pow(Function):
+    """d(a^b) = b a^(b-1) da + a^b log(a) db (the db term only when b requires grad)."""
+
+    def forward(self, a, b):
+        return a ** b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        ga = sum_to(gy * b * a ** (b - 1), a.shape) if a.requires_grad else None
+        gb = sum_to(gy * self.output() * log(a), b.shape) if b.requires_grad else None
+        return ga, gb
+
+
+class Maximum(Function):
+    """max(a, b); the gradient goes to the larger input (to a on ties)."""
+
+    def forward(self, a, b):
+        self.a_wins = a >= b
+        return np.maximum(a, b)
+
+    def backward(self, gy):
+        a, b = self.inputs
+        zero = gy * 0
+        return sum_to(where(self.a_wins, gy, zero), a.shape), sum_to(where(self.a_wins, zero, gy), b.shape)
+
+
+# -------------------------------------------------------------------------------------------- unary
+
+class Neg(Function):
+    """d(-x) = -dx."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, gy):
+        return -gy
+
+
+class Exp(Function):
+    """d exp(x) = exp(x) dx."""
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, gy):
+        return gy * self.output()
+
+
+class Log(Function):
+    """d log(x) = dx / x."""
+
+    def forward(self, x):
+        return np.log(x)
+
+    def backward(self, gy):
+        return gy / self.inputs[0]
+
+
+class Sqrt(Function):
+    """d sqrt(x) = dx / (2 sqrt(x))."""
+
+    def forward(self, x):
+        return np.sqrt(x)
+
+    def backward(self, gy):
+        return gy / (2 * self.output())
+
+
+class Abs(Function):
+    """d|x| = sign(x) dx (0 at 0)."""
+
+    def forward(self, x):
+        self.sign = np.sign(x)
+        return np.abs(x)
+
+    def backward(self, gy):
+        return gy * _const(gy, self.sign)
+
+
+class Clip(Function):
+    """clip(x, lo, hi); d/dx = 1 inside [lo, hi], 0 outside."""
+
+    def forward(self, x):
+        self.inside = (x >= (-np.inf if self.lo is None else self.lo)) & \
+                      (x <= (np.inf if self.hi is None else self.hi))
+        return np.clip(x, self.lo, self.hi)
+
+    def backward(self, gy):
+        return gy * _const(gy, self.inside)
+
+
+class Sigmoid(Function):
+    """sigmoid(x) = 1/(1+exp(-x)); d/dx = s(1-s). Computed stably as (1 + tanh(x/2)) / 2."""
+
+    def forward(self, x):
+        return 0.5 * (np.tanh(0.5 * x) + 1)
+
+    def backward(self, gy):
+        y = self.output()
+        return gy * y * (1 - y)
+
+
+class Tanh(Function):
+    """d tanh(x) = (1 - tanh(x)^2) dx."""
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, gy):
+        y = self.output()
+        return gy * (1 - y * y)
+
+
+class Relu(Function):
+    """relu(x) = max(x, 0); d/dx = [x > 0]."""
+
+    def forward(self, x):
+        self.positive = x > 0
+        return x * self.positive
+
+    def backward(self, gy):
+        return gy * _const(gy, self.positive)
+
+
+class LeakyRelu(Function):
+    """leaky_relu(x) = x if x > 0 else slope x; d/dx = 1 or slope."""
+
+    def forward(self, x):
+        self.scale = np.where(x > 0, 1, self.slope).astype(x.dtype)
+        return x * self.scale
+
+    def backward(self, gy):
+        return gy * Tensor._make(self.scale)
+
+
+class Softplus(Function):
+    """softplus(x) = log(1 + exp(x)), computed as max(x,0) + log1p(exp(-|x|)); d/dx = sigmoid(x)."""
+
+    def forward(self, x):
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+    def backward(self, gy):
+        return gy * sigmoid(self.inputs[0])
+
+
+class Elu(Function):
+    """elu(x) = x if x > 0 else alpha (exp(x) - 1); d/dx = 1 or elu(x) + alpha."""
+
+    def forward(self, x):
+        self.positive = x > 0
+        return np.where(self.positive, x, self.alpha * np.expm1(np.minimum(x, 0))).astype(x.dtype)
+
+    def backward(self, gy):
+        return where(self.positive, gy, gy * (self.output() + self.alpha))
+
+
+class Erf(Function):
+    """erf(x); d/dx = 2/sqrt(pi) exp(-x^2)."""
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        if xp is np:
+            try:
+                from scipy.special import erf
+            except ImportError:
+                erf = np.vectorize(math.erf, otypes=[x.dtype])
+        else:
+            from cupyx.scipy.special import erf
+        return erf(x).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * (2 / math.sqrt(math.pi)) * exp(-(x * x))
+
+
+# ----------------------------------------------------------------------------------- the functions
+
+def add(a, b) -> Tensor:
+    return Add.apply(a, b)
+
+
+def sub(a, b) -> Tensor:
+    return Sub.apply(a, b)
+
+
+def mul(a, b) -> Tensor:
+    return Mul.apply(a, b)
+
+
+def div(a, b) -> Tensor:
+    return Div.apply(a, b)
+
+
+def pow(a, b) -> Tensor:
+    return Pow.apply(a, b)
+
+
+def maximum(a, b) -> Tensor:
+    return Maximum.apply(a, b)
+
+
+def minimum(a, b) -> Tensor:
+    return -Maximum.apply(-as_tensor(a), -as_tensor(b))
+
+
+def neg(x) -> Tensor:
+    return Neg.apply(x)
+
+
+def exp(x) -> Tensor:
+    return Exp.apply(x)
+
+
+def log(x) -> Tensor:
+    return Log.apply(x)
+
+
+def sqrt(x) -> Tensor:
+    return Sqrt.apply(x)
+
+
+def abs(x) -> Tensor:
+    return Abs.apply(x)
+
+
+def clip(x, lo=None, hi=None) -> Tensor:
+    return Clip.apply(x, lo=lo, hi=hi)
+
+
+def sigmoid(x) -> Tensor:
+    return Sigmoid.apply(x)
+
+
+def tanh(x) -> Tensor:
+    return Tanh.apply(x)
+
+
+def relu(x) -> Tensor:
+    return Relu.apply(x)
+
+
+def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+    return LeakyRelu.apply(x, slope=negative_slope)
+
+
+def softplus(x) -> Tensor:
+    return Softplus.apply(x)
+
+
+def elu(x, alpha: float = 1.0) -> Tensor:
+    return Elu.apply(x, alpha=alpha)
+
+
+def erf(x) -> Tensor:
+    return Erf.apply(x)
+
+
+_COMPARE = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,
+            "ge": np.greater_equal}
+
+
+def compare(op: str, a, b) -> Tensor:
+    """Elementwise comparison; a boolean Tensor with no gradient."""
+    ta = a if isinstance(a, Tensor) else None
+    tb = b if isinstance(b, Tensor) else None
+    a = as_tensor(a, tb).data
+    b = as_tensor(b, ta).data
+    if type(a) is not type(b):
+        raise RuntimeError(f"{op}: expected both inputs on one device")
+    try:
+        return Tensor._make(_COMPARE[op](a, b))
+    except ValueError as e:
+        raise ValueError(f"{op}: {e} (shapes {tuple(a.shape)} and {tuple(b.shape)})") from e

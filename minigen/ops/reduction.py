@@ -1,0 +1,144 @@
+"""Reductions with NumPy's `axis`/`keepdims`, and the numerically stable logsumexp/softmax family."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from .elementwise import exp
+from .shape import broadcast_to, reshape
+
+
+def _axes(axis, ndim: int) -> tuple:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    for a in axes:
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ValueError(f"axis {a} is out of bounds for a tensor of {ndim} dimensions")
+    return tuple(sorted(a % builtins.max(ndim, 1) for a in axes))
+
+
+def _keepdims_shape(shape: tuple, axes: tuple) -> tuple:
+    return tuple(1 if d in axes else s for d, s in enumerate(shape))
+
+
+def _expand_back(gy: Tensor, f: Function) -> Tensor:
+    """Bring a reduced gradient back to the input's shape: reshape to keepdims, then broadcast."""
+    return broadcast_to(reshape(gy, f.kept), f.source)
+
+
+class Sum(Function):
+    """sum over `axes`; d/dx = 1 broadcast back."""
+
+    def forward(self, x):
+        self.source, self.kept = x.shape, _keepdims_shape(x.shape, self.axes)
+        return x.sum(axis=self.axes, keepdims=self.keepdims)
+
+    def backward(self, gy):
+        return _expand_back(gy, self)
+
+
+class Max(Function):
+    """max over `axes`. Ties split the gradient evenly: d/dx_i = [x_i = max] / #ties (like PyTorch's
+    amax), so the gradient stays a valid subgradient and sums to the output gradient."""
+
+    def forward(self, x):
+        self.source, self.kept = x.shape, _keepdims_shape(x.shape, self.axes)
+        y = (x.min if self.minimum else x.max)(axis=self.axes, keepdims=True)
+        hit = x == y
+        self.share = (hit / hit.sum(axis=self.axes, keepdims=True)).astype(x.dtype)
+        return y if self.keepdims else y.reshape([s for d, s in enumerate(x.shape) if d not in self.axes])
+
+    def backward(self, gy):
+        return _expand_back(gy, self) * Tensor._make(self.share)
+
+
+class LogSumExp(Function):
+    """log sum exp(x), computed as m + log sum exp(x - m) with m = max(x); d/dx = softmax(x)."""
+
+    def forward(self, x):
+        self.source, self.kept = x.shape, _keepdims_shape(x.shape, self.axes)
+        m = x.max(axis=self.axes, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0)
+        y = np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
+        return y if self.keepdims else y.reshape([s for d, s in enumerate(x.shape) if d not in self.axes])
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        y = reshape(self.output(), self.kept)
+        return _expand_back(gy, self) * exp(x - y)
+
+
+class Softmax(Function):
+    """softmax along `axis`; backward y * (gy - sum(gy * y))."""
+
+    def forward(self, x):
+        e = np.exp(x - x.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
+
+    def backward(self, gy):
+        y = self.output()
+        return y * (gy - (gy * y).sum(axis=self.axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """x - logsumexp(x) along `axis`; backward gy - softmax(x) * sum(gy)."""
+
+    def forward(self, x):
+        z = x - x.max(axis=self.axis, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, gy):
+        return gy - exp(self.output()) * gy.sum(axis=self.axis, keepdims=True)
+
+
+# ----------------------------------------------------------------------------------- the functions
+
+def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return Sum.apply(x, axes=_axes(axis, x.ndim), keepdims=keepdims)
+
+
+def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """sum / count."""
+    axes = _axes(axis, x.ndim)
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    return sum(x, axes, keepdims) / n
+
+
+def var(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    """mean((x - mean(x))^2), NumPy's ddof=0."""
+    d = x - mean(x, axis, keepdims=True)
+    return mean(d * d, axis, keepdims)
+
+
+def max(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    _check_nonempty("max", x)
+    return Max.apply(x, axes=_axes(axis, x.ndim), keepdims=keepdims, minimum=False)
+
+
+def min(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    _check_nonempty("min", x)
+    return Max.apply(x, axes=_axes(axis, x.ndim), keepdims=keepdims, minimum=True)
+
+
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
+    return LogSumExp.apply(x, axes=_axes(axis, x.ndim), keepdims=keepdims)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    _axes(axis, x.ndim)
+    return Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    _axes(axis, x.ndim)
+    return LogSoftmax.apply(x, axis=axis)
+
+
+def _check_nonempty(op: str, x: Tensor) -> None:
+    if x.data.size == 0:
+        raise ValueError(f"{op}: reduction of an empty tensor of shape {x.shape}")

@@ -1,0 +1,22 @@
+from setuptools import setup
+
+setup(
+    name="minigen",
+    version="0.1.0",
+    description="A small, readable reverse-mode autodiff engine on NumPy/CuPy with classic generative models",
+    python_requires=">=3.11",
+    packages=["minigen", "minigen.ops", "minigen.nn", "minigen.optim", "minigen.data", "minigen.testing",
+              "minigen.kernels", "minigen.models"],
+    package_dir={"minigen": "minigen", "minigen.kernels": "kernels", "minigen.models": "models"},
+    package_data={"minigen.kernels": ["*.cu"]},
+    install_requires=["numpy>=2"],
+    extras_require={
+        "test": ["pytest>=8", "hypothesis>=6"],
+        "data": ["scikit-learn>=1.3"],
+        "viz": ["Pillow>=10", "matplotlib>=3.8", "tqdm>=4.66"],
+        "gpu": ["cupy-cuda12x>=13"],
+        "tensorboard": ["tensorboardX>=2.6"],
+        "bench": ["torch", "scipy"],
+    },
+    entry_points={"console_scripts": ["minigen=minigen.cli:main"]},
+)
