@@ -1,0 +1,4 @@
+"""`python -m minigen ...` is the `minigen` command."""
+from .cli import main
+
+main()
