@@ -14,6 +14,7 @@ from .ops.reduction import logsumexp, max, mean, min, softmax, log_softmax, sum,
 from .ops.shape import (broadcast_to, cat, expand, flatten, pad, reshape, squeeze, stack, transpose,
                         unsqueeze, where)
 from .profiler import profile
+from . import distributions  # noqa: E402
 
 float32 = _np.float32
 float64 = _np.float64
