@@ -368,7 +368,7 @@ class Function:
         if len(arrays) > 1:
             kind = type(arrays[0])
             for a in arrays:
-                if type(a) is not kind:
+                if type(a) is not kind and backend.device_of(a) != backend.device_of(arrays[0]):
                     _device_error(cls.__name__, xs)
         prof = _profiler
         t0 = time.perf_counter() if prof is not None else 0.0

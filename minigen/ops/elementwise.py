@@ -78,16 +78,18 @@ class Pow(Function):
 
 
 class Maximum(Function):
-    """max(a, b); the gradient goes to the larger input (to a on ties)."""
+    """max(a, b) (min(a, b) when `minimum`); d/da = [a wins] + [a = b] / 2: ties split the gradient
+    evenly, as the max/min reductions do."""
 
     def forward(self, a, b):
-        self.a_wins = a >= b
-        return np.maximum(a, b)
+        y = np.minimum(a, b) if self.minimum else np.maximum(a, b)
+        self.share = ((a < b if self.minimum else a > b) + 0.5 * (a == b)).astype(y.dtype)
+        return y
 
     def backward(self, gy):
         a, b = self.inputs
-        zero = gy * 0
-        return sum_to(where(self.a_wins, gy, zero), a.shape), sum_to(where(self.a_wins, zero, gy), b.shape)
+        return (sum_to(gy * Tensor._make(self.share), a.shape) if a.requires_grad else None,
+                sum_to(gy * Tensor._make(1 - self.share), b.shape) if b.requires_grad else None)
 
 
 # -------------------------------------------------------------------------------------------- unary
@@ -156,10 +158,12 @@ class Clip(Function):
 
 
 class Sigmoid(Function):
-    """sigmoid(x) = 1/(1+exp(-x)); d/dx = s(1-s). Computed stably as (1 + tanh(x/2)) / 2."""
+    """sigmoid(x) = 1/(1+exp(-x)); d/dx = s(1-s). Computed as e/(1+e) with e = exp(-|x|) for x < 0, so
+    that it neither overflows nor rounds tiny values to 0."""
 
     def forward(self, x):
-        return 0.5 * (np.tanh(0.5 * x) + 1)
+        e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1, e) / (1 + e)
 
     def backward(self, gy):
         y = self.output()
@@ -262,11 +266,11 @@ def pow(a, b) -> Tensor:
 
 
 def maximum(a, b) -> Tensor:
-    return Maximum.apply(a, b)
+    return Maximum.apply(a, b, minimum=False)
 
 
 def minimum(a, b) -> Tensor:
-    return -Maximum.apply(-as_tensor(a), -as_tensor(b))
+    return Maximum.apply(a, b, minimum=True)
 
 
 def neg(x) -> Tensor:
