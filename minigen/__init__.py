@@ -15,6 +15,8 @@ from .ops.shape import (broadcast_to, cat, expand, flatten, pad, reshape, squeez
                         unsqueeze, where)
 from .profiler import profile
 from . import distributions  # noqa: E402
+from . import data, optim  # noqa: E402
+from .serialization import load, save  # noqa: E402
 
 float32 = _np.float32
 float64 = _np.float64

@@ -1,1 +1,10 @@
-"""(filled in by its issue)"""
+"""Data: the bundled digits, local IDX/npz files, 2-D toys with mode coverage, and a resumable DataLoader."""
+from .digits import Digits, load_digits, split_indices
+from .idx import load_idx, load_mnist, load_npz, save_idx
+from .loader import ArrayDataset, DataLoader
+from .toys import (ModeCoverage, grid25, grid25_centres, mode_coverage, ring8, ring8_centres, swiss_roll,
+                   two_moons)
+
+__all__ = ["Digits", "load_digits", "split_indices", "load_idx", "save_idx", "load_npz", "load_mnist",
+           "ArrayDataset", "DataLoader", "ring8", "ring8_centres", "grid25", "grid25_centres", "two_moons",
+           "swiss_roll", "mode_coverage", "ModeCoverage"]
