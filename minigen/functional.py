@@ -234,3 +234,13 @@ def l1_loss(x: Tensor, target, reduction: str = "mean") -> Tensor:
     target = as_tensor(target, x)
     _same_shape("l1_loss", x, target)
     return _reduce((x - target).abs(), reduction, "l1_loss")
+
+
+# ------------------------------------------------------------------------------ convolution and pooling
+# The Functions and their checks live in ops/conv.py and ops/pooling.py; these are the user-facing names.
+
+from .ops.conv import conv1d, conv2d, conv_transpose2d, masked_conv2d  # noqa: E402
+from .ops.pooling import avg_pool2d, max_pool2d, upsample_nearest  # noqa: E402
+
+__all__ += ["conv1d", "conv2d", "conv_transpose2d", "masked_conv2d", "max_pool2d", "avg_pool2d",
+            "upsample_nearest"]

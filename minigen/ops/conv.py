@@ -1,0 +1,284 @@
+"""Convolution Functions: conv2d, its transpose and its weight gradient, by im2col + GEMM.
+
+Three Functions are closed under differentiation, so derivatives of any order exist (WGAN-GP needs the
+second one):
+    Conv2d(x, w)            y  = conv(x, w)
+    ConvTranspose2d(y, w)   x' = conv^T(y, w)              the adjoint of conv in x
+    Conv2dGradWeight(x, y)  w' = sum_windows y * x-window  the adjoint of conv in w
+d conv/dx is a ConvTranspose2d, d conv/dw a Conv2dGradWeight, and their own derivatives are Conv2d and
+each other. The same array code runs on NumPy and CuPy (`xp`):
+- im2col: a strided view of every receptive field (no copy), copied once into a (C/g kh kw, Ho Wo)
+  matrix per image and group; the conv is then one batched GEMM with the weights as (O/g, C/g kh kw).
+- col2im (the transpose): GEMM with the transposed weights, then one strided slice added per kernel tap.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..autograd import Function, Tensor
+from .shape import pad, reshape
+
+Pair = tuple[int, int]
+
+
+# ------------------------------------------------------------------------------------- array helpers
+
+def pair(value, name: str, op: str) -> Pair:
+    """An int or a pair of ints as a pair (PyTorch's `_pair`)."""
+    if isinstance(value, (int, np.integer)):
+        return int(value), int(value)
+    items = tuple(value)
+    if len(items) != 2 or not all(isinstance(v, (int, np.integer)) for v in items):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """floor((size + 2 padding - dilation (kernel - 1) - 1) / stride) + 1."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def pad_spatial(x, padding: Pair, value: float = 0.0):
+    """x (N, C, H, W) padded by padding[0] rows and padding[1] columns on both sides."""
+    if padding == (0, 0):
+        return x
+    (ph, pw), xp = padding, backend.array_module(x)
+    return xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def sliding_windows(x, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pair):
+    """A read-only view v (N, C, kh, kw, Ho, Wo), v[n, c, i, j, h, w] = x[n, c, h sh + i dh, w sw + j dw]."""
+    xp = backend.array_module(x)
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
+    n, c = x.shape[:2]
+    bn, bc, bh, bw = x.strides
+    return xp.lib.stride_tricks.as_strided(x, (n, c, kh, kw, ho, wo),
+                                           (bn, bc, bh * dh, bw * dw, bh * sh, bw * sw))
+
+
+def add_windows(buffer, cols, stride: Pair, dilation: Pair) -> None:
+    """The adjoint of sliding_windows, in place:
+    buffer[n, c, h sh + i dh, w sw + j dw] += cols[n, c, i, j, h, w], one strided slice per kernel tap
+    (overlapping windows add up)."""
+    (sh, sw), (dh, dw) = stride, dilation
+    kh, kw, ho, wo = cols.shape[2:]
+    for i in range(kh):
+        for j in range(kw):
+            buffer[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw] += \
+                cols[:, :, i, j]
+
+
+def _im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, groups: int, out_size: Pair):
+    """cols (N, g, C/g kh kw, Ho Wo) of x's receptive fields, one copy of the strided view."""
+    n, c = x.shape[:2]
+    view = sliding_windows(pad_spatial(x, padding), kernel, stride, dilation, out_size)
+    return view.reshape(n, groups, (c // groups) * kernel[0] * kernel[1], out_size[0] * out_size[1])
+
+
+def _conv2d(x, w, stride, padding, dilation, groups, out_size):
+    """y[n, o, h, v] = sum_{c, i, j} x_pad[n, g(o) C/g + c, h sh + i dh, v sw + j dw] w[o, c, i, j]."""
+    n, (o, _, kh, kw) = x.shape[0], w.shape
+    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, out_size)
+    y = w.reshape(groups, o // groups, -1) @ cols
+    return y.reshape(n, o, *out_size)
+
+
+def _conv_transpose2d(x, w, stride, padding, dilation, groups, out_size):
+    """The adjoint of _conv2d in its input: GEMM with the transposed weights, then col2im."""
+    xp = backend.array_module(x)
+    (n, cin, h, v), (_, cout_g, kh, kw) = x.shape, w.shape
+    wt = w.reshape(groups, cin // groups, cout_g * kh * kw).swapaxes(1, 2)
+    cols = (wt @ x.reshape(n, groups, cin // groups, h * v)).reshape(n, groups * cout_g, kh, kw, h, v)
+    (ph, pw), (dh, dw), (sh, sw) = padding, dilation, stride
+    rows = max(out_size[0] + 2 * ph, sh * (h - 1) + dh * (kh - 1) + 1)
+    columns = max(out_size[1] + 2 * pw, sw * (v - 1) + dw * (kw - 1) + 1)
+    buffer = xp.zeros((n, groups * cout_g, rows, columns), cols.dtype)
+    add_windows(buffer, cols, stride, dilation)
+    return xp.ascontiguousarray(buffer[:, :, ph:ph + out_size[0], pw:pw + out_size[1]])
+
+
+def _conv2d_grad_weight(x, gy, kernel, stride, padding, dilation, groups):
+    """gw[o, c, i, j] = sum_{n, h, v} gy[n, o, h, v] x_pad[n, g(o) C/g + c, h sh + i dh, v sw + j dw]."""
+    n, o, ho, wo = gy.shape
+    cols = _im2col(x, kernel, stride, padding, dilation, groups, (ho, wo))
+    gw = (gy.reshape(n, groups, o // groups, ho * wo) @ cols.swapaxes(2, 3)).sum(axis=0)
+    return gw.reshape(o, x.shape[1] // groups, *kernel)
+
+
+# ----------------------------------------------------------------------------------------- Functions
+
+class _ConvFunction(Function):
+    """Shared geometry (stride, padding, dilation, groups as set by `apply`) and the bias gradient."""
+
+    def geometry(self) -> dict:
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation, groups=self.groups)
+
+    def bias_grad(self, gy: Tensor):
+        b = self.inputs[2] if len(self.inputs) == 3 else None
+        return gy.sum(axis=(0, 2, 3)) if b is not None and b.requires_grad else None
+
+
+class Conv2d(_ConvFunction):
+    """y = conv(x, w) + b (im2col + GEMM); dx = conv^T(gy, w), dw = Conv2dGradWeight(x, gy), db = sum gy."""
+
+    def forward(self, x, w, b=None):
+        y = _conv2d(x, w, self.stride, self.padding, self.dilation, self.groups, self.out_size)
+        return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+    def backward(self, gy):
+        x, w = self.inputs[:2]
+        geometry = self.geometry()
+        gx = ConvTranspose2d.apply(gy, w, out_size=x.shape[2:], **geometry) if x.requires_grad else None
+        gw = Conv2dGradWeight.apply(x, gy, kernel=w.shape[2:], **geometry) if w.requires_grad else None
+        return gx, gw, self.bias_grad(gy)
+
+
+class ConvTranspose2d(_ConvFunction):
+    """y = conv^T(x, w) + b (GEMM + col2im), w laid out (in, out/groups, kh, kw);
+    dx = conv(gy, w), dw = Conv2dGradWeight(gy, x), db = sum gy."""
+
+    def forward(self, x, w, b=None):
+        y = _conv_transpose2d(x, w, self.stride, self.padding, self.dilation, self.groups, self.out_size)
+        return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+    def backward(self, gy):
+        x, w = self.inputs[:2]
+        geometry = self.geometry()
+        gx = Conv2d.apply(gy, w, out_size=x.shape[2:], **geometry) if x.requires_grad else None
+        gw = Conv2dGradWeight.apply(gy, x, kernel=w.shape[2:], **geometry) if w.requires_grad else None
+        return gx, gw, self.bias_grad(gy)
+
+
+class Conv2dGradWeight(_ConvFunction):
+    """gw = d<gy, conv(x, w)>/dw, bilinear in (x, gy); with ggw its output gradient,
+    dx = conv^T(gy, ggw) and dgy = conv(x, ggw)."""
+
+    def forward(self, x, gy):
+        return _conv2d_grad_weight(x, gy, self.kernel, self.stride, self.padding, self.dilation, self.groups)
+
+    def backward(self, ggw):
+        x, gy = self.inputs
+        geometry = self.geometry()
+        gx = ConvTranspose2d.apply(gy, ggw, out_size=x.shape[2:], **geometry) if x.requires_grad else None
+        ggy = Conv2d.apply(x, ggw, out_size=gy.shape[2:], **geometry) if gy.requires_grad else None
+        return gx, ggy
+
+
+# ------------------------------------------------------------------------------------- the functions
+
+def _where(x: Tensor, w: Tensor) -> str:
+    return f"input {x.shape}, weight {w.shape} on {x.device}"
+
+
+def _check_rank(op: str, x: Tensor, w: Tensor) -> None:
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D input (N, C, H, W) and a 4-D weight, got {_where(x, w)}")
+
+
+def _check(op: str, x: Tensor, w: Tensor, b, groups: int, stride: Pair, padding: Pair, dilation: Pair,
+           in_channels: int, out_channels: int) -> None:
+    """Validate groups, bias and the settings, before anything is computed."""
+    if groups < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"{op}: need groups >= 1, stride >= 1, dilation >= 1 and padding >= 0, got "
+                         f"groups={groups}, stride={stride}, dilation={dilation}, padding={padding} "
+                         f"({_where(x, w)})")
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"{op}: groups={groups} must divide the {in_channels} input and {out_channels} "
+                         f"output channels ({_where(x, w)})")
+    if b is not None and tuple(b.shape) != (out_channels,):
+        raise ValueError(f"{op}: bias of shape {b.shape} does not match {out_channels} output channels "
+                         f"({_where(x, w)})")
+
+
+def _check_output(op: str, out_size: Pair, x: Tensor, w: Tensor) -> None:
+    if min(out_size) < 1:
+        raise ValueError(f"{op}: output size {out_size} is smaller than 1 ({_where(x, w)})")
+
+
+def conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """y[n, o] = b[o] + sum_c w[o, c] (star) x[n, g(o) C/g + c] (cross-correlation, w (O, C/groups, kh, kw));
+    im2col + GEMM."""
+    stride, padding = pair(stride, "stride", "conv2d"), pair(padding, "padding", "conv2d")
+    dilation = pair(dilation, "dilation", "conv2d")
+    _check_rank("conv2d", x, w)
+    _check("conv2d", x, w, b, groups, stride, padding, dilation, x.shape[1], w.shape[0])
+    if x.shape[1] != w.shape[1] * groups:
+        raise ValueError(f"conv2d: input has {x.shape[1]} channels but the weight expects "
+                         f"{w.shape[1]} x groups={groups} = {w.shape[1] * groups} ({_where(x, w)})")
+    out_size = tuple(conv_output_size(x.shape[2 + a], w.shape[2 + a], stride[a], padding[a], dilation[a])
+                     for a in range(2))
+    _check_output("conv2d", out_size, x, w)
+    inputs = (x, w) if b is None else (x, w, b)
+    return Conv2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                        out_size=out_size)
+
+
+def conv_transpose2d(x: Tensor, w: Tensor, b: Tensor | None = None, stride=1, padding=0, output_padding=0,
+                     groups: int = 1, dilation=1) -> Tensor:
+    """The adjoint of conv2d in its input, plus b; w laid out (in, out/groups, kh, kw) as in PyTorch;
+    H_out = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1. GEMM + col2im."""
+    op = "conv_transpose2d"
+    stride, padding = pair(stride, "stride", op), pair(padding, "padding", op)
+    dilation = pair(dilation, "dilation", op)
+    output_padding = pair(output_padding, "output_padding", op)
+    _check_rank(op, x, w)
+    _check(op, x, w, b, groups, stride, padding, dilation, w.shape[0], w.shape[1] * groups)
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(f"{op}: input has {x.shape[1]} channels but the weight (in, out/groups, kh, kw) "
+                         f"expects {w.shape[0]} ({_where(x, w)})")
+    if any(not 0 <= output_padding[a] < max(stride[a], dilation[a]) for a in range(2)):
+        raise ValueError(f"{op}: output_padding {output_padding} must be >= 0 and smaller than stride "
+                         f"{stride} or dilation {dilation} ({_where(x, w)})")
+    out_size = tuple((x.shape[2 + a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (w.shape[2 + a] - 1)
+                     + output_padding[a] + 1 for a in range(2))
+    _check_output(op, out_size, x, w)
+    inputs = (x, w) if b is None else (x, w, b)
+    return ConvTranspose2d.apply(*inputs, stride=stride, padding=padding, dilation=dilation, groups=groups,
+                                 out_size=out_size)
+
+
+def conv1d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: int = 1, padding: int = 0,
+           dilation: int = 1, groups: int = 1) -> Tensor:
+    """conv2d over (N, C, 1, L) with a (O, C/groups, 1, k) weight: x (N, C, L), w (O, C/groups, k)."""
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError(f"conv1d: expected a 3-D input (N, C, L) and a 3-D weight, got {_where(x, w)}")
+    stride, padding, dilation = (int(v[0]) if isinstance(v, (tuple, list)) else v
+                                 for v in (stride, padding, dilation))
+    y = conv2d(reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2])), reshape(w, w.shape[:2] + (1, w.shape[2])),
+               b, stride=(1, stride), padding=(0, padding), dilation=(1, dilation), groups=groups)
+    return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+
+
+def pixelcnn_mask(kh: int, kw: int, mask_type: str, dtype=np.float32) -> np.ndarray:
+    """The (kh, kw) raster-order mask of PixelCNN: 1 on the rows above the centre (kh//2, kw//2) and left
+    of it in its row; the centre itself is 1 for mask "B" and 0 for mask "A"."""
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"pixelcnn_mask: mask_type must be 'A' or 'B', got {mask_type!r}")
+    mask = np.zeros((kh, kw), dtype)
+    ci, cj = kh // 2, kw // 2
+    mask[:ci] = 1
+    mask[ci, :cj + (mask_type == "B")] = 1
+    return mask
+
+
+def masked_conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, mask_type: str = "A", padding=None,
+                  stride=1, dilation=1) -> Tensor:
+    """conv2d(x, w * pixelcnn_mask(kh, kw, mask_type), b). padding None keeps the size ("same": the kernel
+    centre sits on the output pixel, dilation * (k // 2) before and the rest after), so output pixel (i, j)
+    sees only input pixels before it in raster order (and (i, j) itself for mask B)."""
+    _check_rank("masked_conv2d", x, w)
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"masked_conv2d: mask_type must be 'A' or 'B', got {mask_type!r} ({_where(x, w)})")
+    kh, kw = w.shape[2:]
+    mask = backend.xp_for(w.device).asarray(pixelcnn_mask(kh, kw, mask_type), dtype=w.dtype)
+    if padding is None:
+        dh, dw = pair(dilation, "dilation", "masked_conv2d")
+        before = (dh * (kh // 2), dw * (kw // 2))
+        after = (dh * (kh - 1) - before[0], dw * (kw - 1) - before[1])
+        if before != after:
+            x = pad(x, (before[1], after[1], before[0], after[0]))
+            before = (0, 0)
+        padding = before
+    return conv2d(x, w * Tensor._make(mask), b, stride=stride, padding=padding, dilation=dilation)
