@@ -1,4 +1,6 @@
-"""Data: the bundled digits, local IDX/npz files, 2-D toys with mode coverage, and a resumable DataLoader."""
+"""Data: the bundled digits, local IDX/npz files, 2-D toys with mode coverage, generated audio, and a
+resumable DataLoader."""
+from .audio import WAVE_KINDS, mu_law_decode, mu_law_encode, waveforms
 from .digits import Digits, load_digits, split_indices
 from .idx import load_idx, load_mnist, load_npz, save_idx
 from .loader import ArrayDataset, DataLoader
@@ -7,4 +9,5 @@ from .toys import (ModeCoverage, grid25, grid25_centres, mode_coverage, ring8, r
 
 __all__ = ["Digits", "load_digits", "split_indices", "load_idx", "save_idx", "load_npz", "load_mnist",
            "ArrayDataset", "DataLoader", "ring8", "ring8_centres", "grid25", "grid25_centres", "two_moons",
-           "swiss_roll", "mode_coverage", "ModeCoverage"]
+           "swiss_roll", "mode_coverage", "ModeCoverage", "waveforms", "WAVE_KINDS", "mu_law_encode",
+           "mu_law_decode"]

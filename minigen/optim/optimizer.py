@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Tensor, enable_grad
 
@@ -21,11 +23,20 @@ def _is_array(v) -> bool:
     return hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, Tensor)
 
 
+def _plain(v):
+    """NumPy scalars as Python numbers (so hyper-parameters never change an update's dtype)."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, tuple):
+        return tuple(_plain(x) for x in v)
+    return v
+
+
 class Optimizer:
     """Base class: `param_groups`, `state`, `zero_grad()`, `step()`, `state_dict()`, `load_state_dict()`."""
 
     def __init__(self, params: Iterable, defaults: dict):
-        self.defaults = dict(defaults)
+        self.defaults = {k: _plain(v) for k, v in defaults.items()}
         self.state: dict = {}
         self.param_groups: list[dict] = []
         self._check_hyper(self.defaults)
@@ -60,7 +71,8 @@ class Optimizer:
                 raise ValueError(f"{name}: parameter {k} (shape {p.shape}) appears in more than one group "
                                  "or twice in a group")
             seen.add(id(p))
-        group = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}, "params": params}
+        hyper = {k: _plain(v) for k, v in group.items() if k != "params"}
+        group = {**self.defaults, **hyper, "params": params}
         self._check_hyper(group)
         self.param_groups.append(group)
 

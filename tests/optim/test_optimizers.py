@@ -342,3 +342,14 @@ def test_gpu_update_matches_cpu(opt_cls, hyper):
     opt_cpu = opt_cls([q], **hyper)
     opt_cpu.load_state_dict(sd)
     assert all(mg.backend.device_of(v) == "cpu" for v in opt_cpu.state[q].values() if hasattr(v, "shape"))
+
+
+def test_numpy_scalar_hyperparameters_keep_float32_state():
+    p = mg.tensor(np.ones(3, np.float32), requires_grad=True)
+    opt = optim.SGD([p], lr=np.float64(0.1), momentum=np.float64(0.9), weight_decay=np.float64(0.01))
+    opt2 = optim.Adam([mg.tensor(np.ones(3, np.float32), requires_grad=True)], betas=np.array([0.8, 0.9]))
+    for _ in range(2):
+        p.grad = mg.tensor(np.ones(3, np.float32))
+        opt.step()
+    assert p.dtype == np.float32 and opt.state[p]["momentum_buffer"].dtype == np.float32
+    assert type(opt.param_groups[0]["lr"]) is float and opt2.param_groups[0]["betas"] == (0.8, 0.9)

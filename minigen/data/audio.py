@@ -1,0 +1,58 @@
+"""Generated audio with known structure (for WaveNet and WaveGAN) and mu-law companding.
+
+Each clip is one periodic waveform, a*shape(2 pi f t + phase), with its shape (sine, square, sawtooth,
+triangle), frequency f, amplitude a and phase drawn at random: a model's samples can be checked against
+that structure (e.g. the spectrum's single peak for sines).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .toys import _rng
+
+WAVE_KINDS = ("sine", "square", "sawtooth", "triangle")
+
+
+def _shape(kind: str, phase: np.ndarray) -> np.ndarray:
+    """The unit-amplitude waveform of `kind` at phase (radians)."""
+    cycle = (phase / (2 * np.pi)) % 1.0
+    if kind == "sine":
+        return np.sin(phase)
+    if kind == "square":
+        return np.where(cycle < 0.5, 1.0, -1.0)
+    if kind == "sawtooth":
+        return 2 * cycle - 1
+    if kind == "triangle":
+        return 1 - 4 * np.abs(cycle - 0.5)
+    raise ValueError(f"waveforms: unknown kind {kind!r}; expected one of {WAVE_KINDS}")
+
+
+def waveforms(n: int, length: int = 1024, sample_rate: int = 8000, kinds: tuple[str, ...] = WAVE_KINDS,
+              freq_range: tuple[float, float] = (110.0, 880.0), amp_range: tuple[float, float] = (0.5, 0.9),
+              seed: int | None = None, dtype=np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """n clips (n, 1, length) in [-1, 1], their kind indices into `kinds` (n,) int64, and frequencies (n,)
+    in Hz (log-uniform in freq_range)."""
+    rng = _rng(seed)
+    kind = rng.integers(len(kinds), size=n)
+    freq = np.exp(rng.uniform(np.log(freq_range[0]), np.log(freq_range[1]), n))
+    amp = rng.uniform(*amp_range, n)
+    phase0 = rng.uniform(0, 2 * np.pi, n)
+    phase = 2 * np.pi * freq[:, None] * np.arange(length) / sample_rate + phase0[:, None]
+    x = np.empty((n, length))
+    for k, name in enumerate(kinds):
+        rows = kind == k
+        x[rows] = amp[rows, None] * _shape(name, phase[rows])
+    return x[:, None].astype(dtype), kind.astype(np.int64), freq
+
+
+def mu_law_encode(x, mu: int = 255) -> np.ndarray:
+    """Quantize x in [-1, 1] to 0..mu: round((sign(x) ln(1 + mu |x|) / ln(1 + mu) + 1) / 2 * mu)."""
+    x = np.clip(np.asarray(x, dtype=np.float64), -1.0, 1.0)
+    y = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+    return np.rint((y + 1) / 2 * mu).astype(np.int64)
+
+
+def mu_law_decode(q, mu: int = 255, dtype=np.float32) -> np.ndarray:
+    """Inverse of mu_law_encode: y = 2 q / mu - 1, x = sign(y) ((1 + mu)^|y| - 1) / mu."""
+    y = 2 * np.asarray(q, dtype=np.float64) / mu - 1
+    return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu).astype(dtype)
