@@ -1,0 +1,246 @@
+"""Masked 2-D convolution (PixelCNN masks A/B, Gated PixelCNN vertical/horizontal stacks).
+
+y = conv2d(x, w * mask, b) with stride 1 and zero padding (top, bottom, left, right), computed over the unmasked taps only:
+the CUDA kernels (masked_conv2d.cu) loop over a precomputed list of (dy, dx) offsets instead of
+multiplying by zero. On NumPy arrays the `reference_*` functions below run; they define correct.
+
+Backward is three Functions that differentiate each other (so double backward works):
+forward conv, grad-input (a transposed masked conv over the flipped taps) and grad-weight
+(a reduction per (o, c, tap)); the bias gradient is gy summed over (N, H, W).
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from minigen.autograd import Function, Tensor
+from minigen.ops.conv import pixelcnn_mask as raster_mask
+
+from . import _cuda
+
+Padding = tuple[int, int, int, int]  # (top, bottom, left, right)
+MASK_TYPES = ("A", "B", "V_A", "V_B", "H_A", "H_B")
+
+
+def pixelcnn_mask(kh: int, kw: int, mask_type: str) -> np.ndarray:
+    """The (kh, kw) 0/1 mask around the centre (kh // 2, kw // 2).
+
+    "A", "B": PixelCNN's raster-order masks (minigen.ops.conv.pixelcnn_mask). Gated PixelCNN (van den
+    Oord et al. 2016): "V_A" rows strictly above the centre, "V_B" those and the centre row (vertical
+    stack: first layer, later layers); "H_A" pixels left of the centre in its row, "H_B" those and the
+    centre (horizontal stack).
+    """
+    if mask_type not in MASK_TYPES:
+        raise ValueError(f"masked_conv2d: unknown mask type {mask_type!r}; expected one of {MASK_TYPES}")
+    if kh < 1 or kw < 1:
+        raise ValueError(f"masked_conv2d: kernel size must be positive, got ({kh}, {kw})")
+    if mask_type in ("A", "B"):
+        return raster_mask(kh, kw, mask_type)
+    ch, cw = kh // 2, kw // 2
+    mask = np.zeros((kh, kw), np.float32)
+    if mask_type.startswith("V"):
+        mask[:ch + (mask_type == "V_B")] = 1
+    else:
+        mask[ch, :cw + (mask_type == "H_B")] = 1
+    return mask
+
+
+@functools.cache
+def mask_taps(kh: int, kw: int, mask_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel offsets (dy, dx) of the unmasked taps, row-major, as int32 arrays."""
+    dy, dx = np.nonzero(pixelcnn_mask(kh, kw, mask_type))
+    return dy.astype(np.int32), dx.astype(np.int32)
+
+
+# ------------------------------------------------------------------------------------ NumPy reference
+# padding is (top, bottom, left, right); output (Ho, Wo) = (H + top + bottom - kh + 1, W + left + right - kw + 1).
+
+def _pad(x: np.ndarray, padding: Padding) -> np.ndarray:
+    top, bottom, left, right = padding
+    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+
+
+def reference_masked_conv2d(x, w, b, mask_type: str, padding: Padding) -> np.ndarray:
+    """y[n,o,i,j] = b[o] + sum_(c, unmasked (dy,dx)) w[o,c,dy,dx] xpad[n,c,i+dy,j+dx]."""
+    kh, kw = w.shape[2:]
+    xp = _pad(x, padding)
+    ho, wo = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
+    y = np.zeros((x.shape[0], w.shape[0], ho, wo), np.result_type(x, w))
+    for dy, dx in zip(*mask_taps(kh, kw, mask_type)):
+        y += np.einsum("oc,nchw->nohw", w[:, :, dy, dx], xp[:, :, dy:dy + ho, dx:dx + wo])
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def reference_masked_conv2d_grad_input(gy, w, mask_type: str, padding: Padding) -> np.ndarray:
+    """gx = d<gy, y>/dx: each tap's weight transposed, scattered back through the padding."""
+    top, bottom, left, right = padding
+    kh, kw = w.shape[2:]
+    n, _, ho, wo = gy.shape
+    gxp = np.zeros((n, w.shape[1], ho + kh - 1, wo + kw - 1), np.result_type(gy, w))
+    for dy, dx in zip(*mask_taps(kh, kw, mask_type)):
+        gxp[:, :, dy:dy + ho, dx:dx + wo] += np.einsum("oc,nohw->nchw", w[:, :, dy, dx], gy)
+    return gxp[:, :, top:gxp.shape[2] - bottom, left:gxp.shape[3] - right]
+
+
+def reference_masked_conv2d_grad_weight(x, gy, kernel_size: tuple[int, int], mask_type: str,
+                                        padding: Padding) -> np.ndarray:
+    """gw[o,c,dy,dx] = sum_(n,i,j) gy[n,o,i,j] xpad[n,c,i+dy,j+dx] on unmasked taps, 0 elsewhere."""
+    kh, kw = kernel_size
+    xp = _pad(x, padding)
+    ho, wo = gy.shape[2:]
+    gw = np.zeros((gy.shape[1], x.shape[1], kh, kw), np.result_type(x, gy))
+    for dy, dx in zip(*mask_taps(kh, kw, mask_type)):
+        gw[:, :, dy, dx] = np.einsum("nohw,nchw->oc", gy, xp[:, :, dy:dy + ho, dx:dx + wo])
+    return gw
+
+
+# ------------------------------------------------------------------------------------------ CUDA path
+
+@functools.cache
+def _device_taps(kh: int, kw: int, mask_type: str):
+    cp = _cuda.cupy()
+    return tuple(cp.asarray(t) for t in mask_taps(kh, kw, mask_type))
+
+
+def _launch(kernel: str, grid: int, arrays: tuple, x_shape, y_shape, o: int, taps: int, padding: Padding,
+            extra: tuple = ()) -> None:
+    """Launch with the scalar arguments every kernel of masked_conv2d.cu takes after its arrays."""
+    n, c, h, w = x_shape
+    geometry = (n, c, h, w, o, y_shape[2], y_shape[3], taps, padding[0], padding[2]) + extra
+    f = _cuda.function("masked_conv2d", kernel, arrays[0].dtype)
+    f((grid,), (_cuda.BLOCK,), arrays + tuple(np.int32(v) for v in geometry))
+
+
+def cuda_masked_conv2d(x, w, b, mask_type: str, padding: Padding):
+    """The forward kernel on CuPy arrays."""
+    cp = _cuda.cupy()
+    kh, kw = w.shape[2:]
+    dy, dx = _device_taps(kh, kw, mask_type)
+    n, _, h, wd = x.shape
+    y = cp.empty((n, w.shape[0], h + padding[0] + padding[1] - kh + 1, wd + padding[2] + padding[3] - kw + 1),
+                 x.dtype)
+    _cuda.check_size("masked_conv2d", max(x.size, y.size), y.shape)
+    bias = cp.ascontiguousarray(b, x.dtype) if b is not None else y  # y: not read when has_bias is 0
+    wp = cp.ascontiguousarray(w.astype(x.dtype, copy=False)[:, :, dy, dx])  # (O, C, T): unmasked taps only
+    _launch("masked_conv2d_forward", _cuda.blocks(y.size), (cp.ascontiguousarray(x), wp, bias, dy, dx, y),
+            x.shape, y.shape, w.shape[0], dy.size, padding, (b is not None,))
+    return y
+
+
+def cuda_masked_conv2d_grad_input(gy, w, mask_type: str, padding: Padding):
+    """gx on CuPy arrays: one thread per input element over the flipped taps."""
+    cp = _cuda.cupy()
+    kh, kw = w.shape[2:]
+    dy, dx = _device_taps(kh, kw, mask_type)
+    n, _, ho, wo = gy.shape
+    gx = cp.empty((n, w.shape[1], ho - padding[0] - padding[1] + kh - 1, wo - padding[2] - padding[3] + kw - 1),
+                  gy.dtype)
+    wp = cp.ascontiguousarray(w.astype(gy.dtype, copy=False)[:, :, dy, dx])
+    _launch("masked_conv2d_grad_input", _cuda.blocks(gx.size), (cp.ascontiguousarray(gy), wp, dy, dx, gx),
+            gx.shape, gy.shape, w.shape[0], dy.size, padding)
+    return gx
+
+
+def cuda_masked_conv2d_grad_weight(x, gy, kernel_size: tuple[int, int], mask_type: str, padding: Padding):
+    """gw on CuPy arrays: one block per (o, c, tap), zeros at the masked taps."""
+    cp = _cuda.cupy()
+    kh, kw = kernel_size
+    dy, dx = _device_taps(kh, kw, mask_type)
+    o, c = gy.shape[1], x.shape[1]
+    gw = cp.zeros((o, c, kh, kw), x.dtype)
+    if dy.size == 0:
+        return gw
+    gwp = cp.empty((o, c, dy.size), x.dtype)
+    _launch("masked_conv2d_grad_weight", min(gwp.size, _cuda.MAX_BLOCKS),
+            (cp.ascontiguousarray(x), cp.ascontiguousarray(gy, x.dtype), dy, dx, gwp), x.shape, gy.shape, o,
+            dy.size, padding)
+    gw[:, :, dy, dx] = gwp
+    return gw
+
+
+# ------------------------------------------------------------------------------------------ Functions
+
+class MaskedConv2d(Function):
+    """y = conv2d(x, w * mask, b); dx, dw, db through the two Functions below and a sum."""
+
+    def forward(self, x, w, b=None):
+        if _cuda.is_cuda(x):
+            return cuda_masked_conv2d(x, w, b, self.mask_type, self.padding)
+        return reference_masked_conv2d(x, w, b, self.mask_type, self.padding)
+
+    def backward(self, gy):
+        x, w = self.inputs[:2]
+        kw = dict(mask_type=self.mask_type, padding=self.padding)
+        gx = MaskedConv2dGradInput.apply(gy, w, **kw) if x.requires_grad else None
+        gw = MaskedConv2dGradWeight.apply(x, gy, kernel_size=w.shape[2:], **kw) if w.requires_grad else None
+        if len(self.inputs) == 2:
+            return gx, gw
+        gb = gy.sum(axis=(0, 2, 3)) if self.inputs[2].requires_grad else None
+        return gx, gw, gb
+
+
+class MaskedConv2dGradInput(Function):
+    """gx = conv_transpose(gy, w * mask); linear in gy and w: d gy = conv(ggx, w), d w = grad_weight(ggx, gy)."""
+
+    def forward(self, gy, w):
+        if _cuda.is_cuda(gy):
+            return cuda_masked_conv2d_grad_input(gy, w, self.mask_type, self.padding)
+        return reference_masked_conv2d_grad_input(gy, w, self.mask_type, self.padding)
+
+    def backward(self, ggx):
+        gy, w = self.inputs
+        kw = dict(mask_type=self.mask_type, padding=self.padding)
+        g_gy = MaskedConv2d.apply(ggx, w, **kw) if gy.requires_grad else None
+        g_w = MaskedConv2dGradWeight.apply(ggx, gy, kernel_size=w.shape[2:], **kw) if w.requires_grad else None
+        return g_gy, g_w
+
+
+class MaskedConv2dGradWeight(Function):
+    """gw = sum_(n,i,j) gy x-patch per unmasked tap; d x = grad_input(gy, ggw), d gy = conv(x, ggw)."""
+
+    def forward(self, x, gy):
+        if _cuda.is_cuda(x):
+            return cuda_masked_conv2d_grad_weight(x, gy, self.kernel_size, self.mask_type, self.padding)
+        return reference_masked_conv2d_grad_weight(x, gy, self.kernel_size, self.mask_type, self.padding)
+
+    def backward(self, ggw):
+        x, gy = self.inputs
+        kw = dict(mask_type=self.mask_type, padding=self.padding)
+        g_x = MaskedConv2dGradInput.apply(gy, ggw, **kw) if x.requires_grad else None
+        g_gy = MaskedConv2d.apply(x, ggw, **kw) if gy.requires_grad else None
+        return g_x, g_gy
+
+
+def same_padding(kh: int, kw: int) -> Padding:
+    """(top, bottom, left, right) that keeps the image size: k // 2 before, the rest after."""
+    return kh // 2, kh - 1 - kh // 2, kw // 2, kw - 1 - kw // 2
+
+
+def masked_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, mask_type: str = "A",
+                  padding: int | tuple[int, int] | Padding | None = None) -> Tensor:
+    """conv2d(x, weight * pixelcnn_mask(kh, kw, mask_type), bias) with stride 1.
+
+    padding: an int, (ph, pw), (top, bottom, left, right), or None for "same" (as F.masked_conv2d)."""
+    kh, kw = weight.shape[2:] if weight.ndim == 4 else (0, 0)
+    if padding is None:
+        padding = same_padding(kh, kw)
+    elif isinstance(padding, int):
+        padding = (padding,) * 4
+    elif len(padding) == 2:
+        padding = (padding[0], padding[0], padding[1], padding[1])
+    padding = tuple(int(p) for p in padding)
+    where = f"(input {x.shape}, weight {weight.shape}, padding {padding}, device {x.device})"
+    if x.ndim != 4 or weight.ndim != 4 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"masked_conv2d: expected x (N, C, H, W) and weight (O, C, kh, kw) {where}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"masked_conv2d: bias of shape {bias.shape} should be ({weight.shape[0]},) {where}")
+    if len(padding) != 4 or min(padding) < 0 or x.shape[2] + padding[0] + padding[1] < kh \
+            or x.shape[3] + padding[2] + padding[3] < kw:
+        raise ValueError(f"masked_conv2d: padding must be non-negative and the padded input at least the "
+                         f"kernel's size {where}")
+    pixelcnn_mask(kh, kw, mask_type)  # validates mask_type
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return MaskedConv2d.apply(*inputs, mask_type=mask_type, padding=padding)
