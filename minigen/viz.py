@@ -1,0 +1,76 @@
+"""Pictures: the graph of a computation (DOT/SVG), image grids and training curves."""
+from __future__ import annotations
+
+import numpy as np
+
+
+# ------------------------------------------------------------------------------- images and curves
+
+def image_grid(images, nrow: int | None = None, padding: int = 1, value_range: tuple | None = None) -> np.ndarray:
+    """Tile images (N, C, H, W) or (N, H, W) into one uint8 array (H', W') or (H', W', 3).
+
+    Values are scaled from `value_range` (default: the images' own min and max) to 0..255."""
+    a = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
+    if a.ndim == 3:
+        a = a[:, None]
+    if a.ndim != 4 or a.shape[1] not in (1, 3):
+        raise ValueError(f"image_grid: expected (N, 1|3, H, W) or (N, H, W) images, got shape {a.shape}")
+    lo, hi = value_range if value_range is not None else (float(a.min()), float(a.max()))
+    a = np.clip((a - lo) / max(hi - lo, 1e-12), 0, 1)
+    n, c, h, w = a.shape
+    nrow = nrow or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / nrow))
+    grid = np.ones((c, rows * (h + padding) + padding, nrow * (w + padding) + padding), np.float32) * 0.5
+    for k in range(n):
+        r, q = divmod(k, nrow)
+        top, left = padding + r * (h + padding), padding + q * (w + padding)
+        grid[:, top:top + h, left:left + w] = a[k]
+    grid = (grid * 255).round().astype(np.uint8)
+    return grid[0] if c == 1 else grid.transpose(1, 2, 0)
+
+
+def save_image_grid(images, path: str, nrow: int | None = None, scale: int = 4,
+                    value_range: tuple | None = None) -> str:
+    """Write `image_grid(images)` as a PNG, each pixel enlarged `scale` times (nearest neighbour)."""
+    from PIL import Image
+
+    grid = image_grid(images, nrow, value_range=value_range)
+    grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    Image.fromarray(grid).save(path)
+    return path
+
+
+def save_samples(model, path: str, n: int = 64) -> str:
+    """A model's own picture of its samples (`model.sample_figure(path, n)` when it has one, e.g. 2-D
+    scatter plots), else a grid of `model.sample(n)`."""
+    if hasattr(model, "sample_figure"):
+        return model.sample_figure(path, n)
+    samples = model.sample(n)
+    return save_image_grid(samples, path, value_range=getattr(model, "value_range", None))
+
+
+def plot_curves(history: dict, path: str, title: str | None = None) -> str:
+    """One panel per logged series {name: [(step, value), ...]}, raw and smoothed (moving average)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = sorted(history) or ["(nothing logged)"]
+    fig, axes = plt.subplots(len(names), 1, figsize=(7, 2.4 * len(names)), squeeze=False)
+    for ax, name in zip(axes[:, 0], names):
+        pts = np.asarray(history.get(name, []), dtype=float).reshape(-1, 2)
+        if len(pts):
+            ax.plot(pts[:, 0], pts[:, 1], lw=0.6, alpha=0.4, color="C0")
+            k = max(1, len(pts) // 50)
+            smooth = np.convolve(pts[:, 1], np.ones(k) / k, mode="valid")
+            ax.plot(pts[k - 1:, 0], smooth, lw=1.5, color="C0")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("step")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
