@@ -200,12 +200,17 @@ def nll_loss(log_probs: Tensor, target, reduction: str = "mean", ignore_index: i
         transpose(log_probs, (0,) + tuple(range(2, log_probs.ndim)) + (1,)), (-1, n_classes))
     xp = backend.array_module(safe)
     picked = reshape(flat[xp.arange(safe.size), safe.reshape(-1)], t.shape)
-    loss = -picked
-    if keep is not None:
-        loss = loss * Tensor._make(keep.astype(loss.dtype))
-        if reduction == "mean":
-            return loss.sum() / max(int(keep.sum()), 1)
-    return _reduce(loss, reduction, "nll_loss")
+    return _reduce_kept(-picked, keep, reduction, "nll_loss")
+
+
+def _reduce_kept(loss: Tensor, keep, reduction: str, op: str) -> Tensor:
+    """`_reduce` over the entries whose target is not ignore_index (`keep`); the mean divides by their count."""
+    if keep is None:
+        return _reduce(loss, reduction, op)
+    loss = loss * Tensor._make(keep.astype(loss.dtype))
+    if reduction == "mean":
+        return loss.sum() / max(int(keep.sum()), 1)
+    return _reduce(loss, reduction, op)
 
 
 def cross_entropy(logits: Tensor, target, reduction: str = "mean", ignore_index: int | None = None,
@@ -213,12 +218,11 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", ignore_index:
     """nll_loss(log_softmax(logits, axis=1), target); with label smoothing eps the target becomes
     (1 - eps) onehot + eps / C."""
     logp = log_softmax(logits, axis=1)
-    loss = nll_loss(logp, target, reduction="none" if label_smoothing else reduction,
-                    ignore_index=ignore_index)
     if not label_smoothing:
-        return loss
-    smooth = -logp.mean(axis=1)
-    return _reduce((1 - label_smoothing) * loss + label_smoothing * smooth, reduction, "cross_entropy")
+        return nll_loss(logp, target, reduction, ignore_index)
+    loss = (1 - label_smoothing) * nll_loss(logp, target, "none", ignore_index) - label_smoothing * logp.mean(axis=1)
+    t = target.data if isinstance(target, Tensor) else target
+    return _reduce_kept(loss, None if ignore_index is None else t != ignore_index, reduction, "cross_entropy")
 
 
 def mse_loss(x: Tensor, target, reduction: str = "mean") -> Tensor:
