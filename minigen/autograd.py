@@ -37,14 +37,16 @@ class set_grad_enabled(contextlib.ContextDecorator):
 
     def __init__(self, mode: bool):
         self.mode = bool(mode)
+        self.prev: list = []  # a stack: one decorator instance may be entered recursively
 
     def __enter__(self):
         global _grad_enabled
-        self.prev, _grad_enabled = _grad_enabled, self.mode
+        self.prev.append(_grad_enabled)
+        _grad_enabled = self.mode
 
     def __exit__(self, *exc):
         global _grad_enabled
-        _grad_enabled = self.prev
+        _grad_enabled = self.prev.pop()
 
 
 def no_grad() -> set_grad_enabled:
@@ -519,6 +521,10 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
                 prof.enter_backward()
             try:
                 gxs = f.backward(*grads)
+            except FloatingPointError as e:
+                if not _anomaly_mode:
+                    raise
+                raise FloatingPointError(f"anomaly: {type(f).__name__} produced NaN or inf in backward ({e})") from e
             finally:
                 if prof is not None:
                     prof.exit_backward(type(f).__name__, time.perf_counter() - t0)
