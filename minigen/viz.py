@@ -1,7 +1,95 @@
 """Pictures: the graph of a computation (DOT/SVG), image grids and training curves."""
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+
 import numpy as np
+
+from .autograd import Tensor
+
+# ------------------------------------------------------------------------------------- computation graph
+
+_TENSOR_STYLE = {"output": "#c6efce", "parameter": "#cfe2ff", "constant": "#eeeeee", "value": "#ffffff"}
+
+
+def graph(outputs, path: str | None = None, names: dict | None = None) -> str:
+    """The graph that produced `outputs` (a Tensor or a list) as Graphviz DOT text.
+
+    One box per tensor (its name, shape and dtype; leaves that require grad are parameters, other leaves
+    constants) and one ellipse per Function (its op name), edges in the direction of the computation.
+    `names` maps names to tensors (e.g. `dict(model.named_parameters())`); `Tensor.name` is used too.
+    With `path`, the text is written there, or for a .svg/.png path rendered with Graphviz's `dot`.
+    """
+    roots = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    label_of = {id(t): n for n, t in (names or {}).items()}
+    ids: dict = {}  # id(tensor or Function) -> its DOT name, numbered in the order met
+    drawn: set = set()
+    lines = ["digraph minigen {", '  rankdir="BT";', '  node [fontname="Helvetica", fontsize=10];']
+    edges = []
+
+    def node(obj) -> str:
+        return ids.setdefault(id(obj), f"{'t' if isinstance(obj, Tensor) else 'f'}{len(ids)}")
+
+    stack = list(reversed(roots))
+    while stack:
+        t = stack.pop()
+        if id(t) in drawn:
+            continue
+        drawn.add(id(t))
+        name = node(t)
+        lines.append(f"  {name} {_tensor_attributes(t, label_of.get(id(t)), any(t is r for r in roots))};")
+        f = t.creator
+        if f is None:
+            continue
+        edges.append(f"  {node(f)} -> {name};")
+        if id(f) in drawn:
+            continue
+        drawn.add(id(f))
+        label = type(f).__name__ + (" (freed)" if f.inputs is None else "")
+        lines.append(f'  {node(f)} [label="{label}", shape=ellipse, style=filled, fillcolor="#fff2cc"];')
+        for x in f.inputs or ():
+            edges.append(f"  {node(x)} -> {node(f)};")
+        stack.extend(reversed(f.inputs or ()))
+    text = "\n".join(lines + edges + ["}"]) + "\n"
+    if path is not None:
+        _write_graph(text, path)
+    return text
+
+
+def _tensor_attributes(t, given_name: str | None, is_output: bool) -> str:
+    if is_output:
+        role = "output"
+    elif t.creator is not None:
+        role = "value"
+    else:
+        role = "parameter" if t.requires_grad else "constant"
+    title = given_name or t.name or (role if role in ("output", "parameter", "constant") else "")
+    label = (f"{title}\\n" if title else "") + f"{tuple(t.shape)} {t.dtype}"
+    style = "filled" if t.creator is None else "rounded,filled"
+    return f'[label="{_escape(label)}", shape=box, style="{style}", fillcolor="{_TENSOR_STYLE[role]}"]'
+
+
+def _escape(text: str) -> str:
+    return text.replace('"', '\\"')
+
+
+def _write_graph(text: str, path: str) -> None:
+    """Write DOT text to `path`, or render it to .svg/.png with Graphviz (the .dot file is kept beside it)."""
+    root, ext = os.path.splitext(path)
+    if ext.lower() not in (".svg", ".png"):
+        with open(path, "w") as f:
+            f.write(text)
+        return
+    dot_path = root + ".dot"
+    with open(dot_path, "w") as f:
+        f.write(text)
+    dot = shutil.which("dot")
+    if dot is None:
+        raise RuntimeError(f"graph: cannot render {path}: Graphviz is not installed (no `dot` on PATH); "
+                           f"the DOT text was written to {dot_path}")
+    subprocess.run([dot, f"-T{ext[1:].lower()}", dot_path, "-o", path], check=True, capture_output=True)
 
 
 # ------------------------------------------------------------------------------- images and curves
