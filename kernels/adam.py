@@ -1,6 +1,7 @@
 """Adam update, PyTorch's formula (bias correction, L2 weight decay added to the gradient), in place:
 
-    g += wd p;  m += (1 - b1)(g - m);  v = b2 v + (1 - b2) g^2;  p -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    g += wd p;  m += (1 - b1)(g - m);  v = b2 v + (1 - b2) g^2
+    p -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 
 `adam_step` updates lists of arrays: NumPy runs the reference, CuPy one fused kernel launch for all
 parameters (adam.cu's adam_multi: one block per chunk of CHUNK elements, addresses in a table) or,
