@@ -15,6 +15,7 @@ from .ops.shape import (broadcast_to, cat, expand, flatten, pad, reshape, squeez
                         unsqueeze, where)
 from .profiler import profile
 from . import distributions  # noqa: E402
+from . import nn  # noqa: E402  (after the engine, which nn builds on)
 from . import data, optim  # noqa: E402
 from .serialization import load, save  # noqa: E402
 

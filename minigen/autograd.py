@@ -362,7 +362,7 @@ class Function:
             f.__dict__.update(params)
         like = None
         for x in inputs:
-            if type(x) is Tensor:
+            if isinstance(x, Tensor):
                 like = x
                 break
         xs = [x if type(x) is Tensor else as_tensor(x, like) for x in inputs]
