@@ -211,7 +211,7 @@ def spectral_norm_reference(x, p, m):
     return ref.conv2d(x, w, b)
 
 
-def draw_activation(module, domain_shape=None):
+def draw_activation(module):
     def draw(data):
         return module(), data.draw(mst.shapes(1, 3, 1, 4))
     return draw
