@@ -85,6 +85,7 @@ class EmulatedKernel:
     """Stands for `_cuda.function(name, kernel, dtype, **defines)`."""
 
     memory: dict = {}  # address -> Ptr, for kernels that receive tables of addresses
+    launches = 0  # how many launches were emulated (tests check that the kernel path ran)
 
     def __init__(self, name: str, kernel: str, dtype, **defines):
         self.name, self.kernel, self.dtype = name, kernel, np.dtype(dtype)
@@ -111,6 +112,7 @@ class EmulatedKernel:
         assert 1 <= grid[0] <= _cuda.MAX_BLOCKS, f"{self.kernel}: grid {grid} outside [1, {_cuda.MAX_BLOCKS}]"
         assert len(args) == len(self.types), f"{self.kernel}: {len(args)} arguments for {len(self.types)}"
         ptrs = [self._check(k, t, a) for k, (t, a) in enumerate(zip(self.types, args))]
+        EmulatedKernel.launches += 1
         launch = Launch(block[0], grid[0], self.defines, self.memory)
         for bid in range(grid[0]):
             launch.bid = bid

@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import kernel_emulator
+import minigen as mg
 from minigen.kernels import _cuda, adam, bias_act, masked_conv2d, maxout, spectral_norm
+from minigen.testing import gradcheck, gradgradcheck
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +136,54 @@ def test_emulator_catches_a_wrong_scalar_type(emulated):
     a = np.zeros(4, np.float32)
     with pytest.raises(AssertionError, match="expected int32"):
         f((1,), (_cuda.BLOCK,), (a, a, a.copy(), 4, np.int32(1), np.float32(0)))
+
+
+# ---------------------------------------------- the Functions on their kernel path, through the emulator
+
+@pytest.fixture
+def kernel_path(emulated, monkeypatch):
+    """Every Function of minigen.kernels takes its CUDA branch (emulated) on NumPy arrays."""
+    monkeypatch.setattr(_cuda, "is_cuda", lambda a: True)
+    before = kernel_emulator.EmulatedKernel.launches
+    yield
+    assert kernel_emulator.EmulatedKernel.launches > before, "the kernel path was not taken"
+
+
+def _leaf(rng, shape):
+    return mg.tensor(rng.standard_normal(shape), requires_grad=True)
+
+
+@pytest.mark.parametrize("mask_type", ["A", "V_B", "H_B"])
+def test_masked_conv2d_function_kernel_path_first_and_second_derivatives(kernel_path, mask_type):
+    rng = np.random.default_rng(0)
+    inputs = [_leaf(rng, (1, 2, 3, 3)), _leaf(rng, (2, 2, 3, 3)), _leaf(rng, (2,))]
+    fn = lambda x, w, b: masked_conv2d.masked_conv2d(x, w, b, mask_type, (1, 0, 2, 1))  # noqa: E731
+    assert gradcheck(fn, inputs)
+    assert gradgradcheck(fn, inputs)
+
+
+def test_maxout_function_kernel_path_first_and_second_derivatives(kernel_path):
+    x = mg.tensor(np.random.default_rng(0).permutation(12).reshape(2, 6, 1).astype(np.float64), requires_grad=True)
+    assert gradcheck(lambda x: maxout.maxout(x, 3), [x])
+    assert gradgradcheck(lambda x: maxout.maxout(x, 3), [x])
+
+
+@pytest.mark.parametrize("act", ["tanh", "sigmoid", "leaky_relu"])
+def test_bias_act_function_kernel_path_first_and_second_derivatives(kernel_path, act):
+    rng = np.random.default_rng(0)
+    x, b = _leaf(rng, (2, 3, 2)), _leaf(rng, (3,))
+    assert gradcheck(lambda x, b: bias_act.bias_act(x, b, act, 0.2), [x, b])
+    assert gradgradcheck(lambda x, b: bias_act.bias_act(x, b, act, 0.2), [x, b])
+
+
+def test_spectral_norm_function_kernel_path(kernel_path):
+    rng = np.random.default_rng(0)
+    w = _leaf(rng, (3, 2, 2))
+    u, v = rng.standard_normal(3), rng.standard_normal(4)
+    u0, v0 = u.copy(), v.copy()
+    y = spectral_norm.spectral_norm(w, u, v, 4)
+    y_ref, u_ref, v_ref, _ = spectral_norm.reference_spectral_norm(w.numpy(), u0, v0, 4)
+    np.testing.assert_allclose(y.numpy(), y_ref, rtol=1e-12)
+    np.testing.assert_allclose(u, u_ref, rtol=1e-12)
+    assert gradcheck(lambda w: spectral_norm.spectral_norm(w, u, v, 0), [w])
+
