@@ -11,6 +11,11 @@ import importlib
 
 REGISTRY: dict[str, tuple[str, str]] = {
     "bernoulli": ("baselines", "IndependentBernoulli"),
+    "ar1": ("baselines", "MarkovChain"),
+    "fvsbn": ("baselines", "FVSBN"),
+    "nade": ("nade", "NADE"),
+    "rnade": ("nade", "RNADE"),
+    "made": ("made", "MADE"),
 }
 
 
