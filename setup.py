@@ -14,7 +14,7 @@ setup(
         "test": ["pytest>=8", "hypothesis>=6"],
         "data": ["scikit-learn>=1.3"],
         "viz": ["Pillow>=10", "matplotlib>=3.8", "tqdm>=4.66"],
-        "gpu": ["cupy-cuda12x>=13"],
+        "gpu": ["cupy-cuda12x>=13", "nvidia-cuda-nvrtc-cu12"],
         "tensorboard": ["tensorboardX>=2.6"],
         "bench": ["torch", "scipy"],
     },
