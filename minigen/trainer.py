@@ -115,6 +115,7 @@ def train(model, steps: int, out: str, batch_size: int | None = None, seed: int 
         bar.close()
     history.seconds = time.perf_counter() - started
     if writer is not None:
+        _log_samples(writer, model, step)
         writer.close()
     return history
 
@@ -142,6 +143,20 @@ def _progress_bar(steps: int, initial: int, model, enabled: bool):
 
     return tqdm(total=steps, initial=initial, desc=getattr(model, "registry_name", type(model).__name__),
                 unit="step", dynamic_ncols=True)
+
+
+def _log_samples(writer, model, step: int) -> None:
+    """A grid of 64 samples as a TensorBoard image (image models only)."""
+    from .autograd import no_grad
+    from .viz import image_grid
+
+    with no_grad():
+        model.eval()
+        samples = model.sample(64)
+        model.train()
+    if samples.ndim == 4:
+        writer.add_image("samples", image_grid(samples, value_range=getattr(model, "value_range", None)),
+                         step, dataformats="HW" if samples.shape[1] == 1 else "HWC")
 
 
 def _tensorboard_writer(out: str):

@@ -77,3 +77,11 @@ def test_list_and_gradcheck(capsys):
     main(["gradcheck", "tanh"])
     out = capsys.readouterr().out
     assert "tanh" in out and "ok" in out and "FAILED" not in out
+
+
+def test_tensorboard_events(tmp_path):
+    pytest.importorskip("tensorboardX", reason="tensorboardX is the optional 'tensorboard' extra")
+    out = tmp_path / "run"
+    main(["train", "bernoulli", "--steps", "4", "--out", str(out), "--no-progress", "--tensorboard"])
+    events = list((out / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
