@@ -16,6 +16,14 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "nade": ("nade", "NADE"),
     "rnade": ("nade", "RNADE"),
     "made": ("made", "MADE"),
+    "ae": ("autoencoder", "Autoencoder"),
+    "vae": ("vae", "VAE"),
+    "cvae": ("vae", "ConditionalVAE"),
+    "beta-vae": ("vae", "BetaVAE"),
+    "iwae": ("iwae", "IWAE"),
+    "iwae-k50": ("iwae", "IWAE50"),
+    "gumbel-vae": ("discrete_vae", "GumbelVAE"),
+    "ladder-vae": ("ladder_vae", "LadderVAE"),
 }
 
 
