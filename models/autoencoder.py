@@ -14,7 +14,7 @@ from minigen import backend
 from minigen.autograd import Tensor
 
 from .base import DIGITS_SHAPE, GenerativeModel
-from .vae import PIXELS, mlp
+from .vae import PIXELS, mlp, reconstruction_figure
 
 
 class Autoencoder(GenerativeModel):
@@ -68,6 +68,10 @@ class Autoencoder(GenerativeModel):
             p = self.decode_logits(code).sigmoid()
             out = p if mean else mg.tensor((mg.rand_like(p).data < p.data).astype(p.dtype))
             return out.reshape(-1, *DIGITS_SHAPE)
+
+    def sample_figure(self, path: str, n: int = 60) -> str:
+        """Test digits, their reconstructions, then n decoded Gaussian codes (pixel probabilities)."""
+        return reconstruction_figure(self, path, n)
 
     def metrics(self, split: str = "test") -> dict:
         """test_recon_bce (nats per image) and test_pixel_error (share of pixels wrong at threshold 1/2)."""

@@ -33,7 +33,7 @@ ESTIMATORS = ("gumbel", "reinforce")
 class GumbelVAE(LatentVariableModel):
     """Encoder D -> h -> h -> N*K logits, decoder N*K -> h -> h -> D Bernoulli logits."""
 
-    zoo_run = {"data": "digits", "steps": 4000, "set": {}}
+    zoo_run = {"data": "digits", "steps": 6000, "set": {}}
 
     @classmethod
     def default_config(cls, data: str) -> dict:
@@ -162,6 +162,13 @@ class GumbelVAE(LatentVariableModel):
                                 ("reinforce_no_baseline", "reinforce", False)):
             out[f"grad_var_{name}"] = self.gradient_variance(batch, est, base, self.variance_draws)
         return out
+
+    def reconstruct(self, batch) -> Tensor:
+        """Decoder means at the most probable code argmax_z q(z|x)."""
+        with mg.no_grad():
+            q = self.posterior(self._x(batch))
+            mode = (q.logits.data == q.logits.data.max(axis=-1, keepdims=True)).astype(q.logits.dtype)
+            return self.decode(mg.tensor(mode)).probs.reshape(-1, *DIGITS_SHAPE)
 
     def sample(self, n: int, mean: bool = False) -> Tensor:
         """x ~ p(x|z) with z uniform over the K^N codes (probabilities instead of draws if mean)."""

@@ -16,7 +16,7 @@ from .vae import VAE, log_mean_exp
 class IWAE(VAE):
     """The VAE architecture trained on L_k with k importance samples per example (k = 1 is the VAE)."""
 
-    zoo_run = {"data": "digits", "steps": 5000, "set": {}}
+    zoo_run = {"data": "digits", "steps": 4000, "set": {}}
     default_k = 5
 
     @classmethod

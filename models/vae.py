@@ -58,6 +58,21 @@ def check_binary(x: Tensor, owner: str) -> Tensor:
     return x
 
 
+def reconstruction_figure(model, path: str, n: int = 60, extra: Tensor | None = None) -> str:
+    """One PNG, ten images a row: ten test digits, their reconstructions, then `extra` (default: n samples,
+    rounded down to whole rows, drawn as pixel means, `model.sample(n, mean=True)`)."""
+    from minigen import viz
+
+    data = model.eval_batch("test")
+    x = data[0][:10] if isinstance(data, tuple) else data[:10]
+    batch = (x, data[1][:10]) if isinstance(data, tuple) else x
+    n = max(10, n - n % 10)
+    with mg.no_grad():
+        rows = [x, model.reconstruct(batch), model.sample(n, mean=True) if extra is None else extra]
+    images = np.concatenate([r.numpy() for r in rows])
+    return viz.save_image_grid(images, path, nrow=10, value_range=getattr(model, "value_range", None))
+
+
 def standard_normal_like(t: Tensor) -> Normal:
     """N(0, I) with t's shape, dtype and device: the prior p(z)."""
     return Normal(mg.zeros_like(t), mg.ones_like(t))
@@ -128,6 +143,12 @@ class LatentVariableModel(GenerativeModel):
                 parts.append(self.log_weights(batch, min(chunk_size, k - start)).logsumexp(axis=0))
             return mg.stack(parts).logsumexp(axis=0) - math.log(k)
 
+    value_range = (0.0, 1.0)
+
+    def sample_figure(self, path: str, n: int = 60) -> str:
+        """Test digits, their reconstructions and n samples (pixel means), ten a row."""
+        return reconstruction_figure(self, path, n)
+
     def metrics(self, split: str = "test") -> dict:
         """test_elbo, its reconstruction and KL terms, and iwae_nll (k = eval_k importance samples)."""
         batch = self.eval_batch(split)
@@ -146,7 +167,7 @@ class VAE(LatentVariableModel):
     """Gaussian encoder q(z|x) = N(mu(x), diag sigma(x)^2), prior N(0, I), Bernoulli (binary pixels) or
     Gaussian (dequantized gray levels) decoder; MLPs D -> h -> h -> 2Z and Z -> h -> h -> D."""
 
-    zoo_run = {"data": "digits", "steps": 6000, "set": {}}
+    zoo_run = {"data": "digits", "steps": 4000, "set": {}}
     num_classes = 10
 
     @classmethod
@@ -237,6 +258,10 @@ class VAE(LatentVariableModel):
         return log_px + log_pz - q.log_prob(z).sum(axis=-1)
 
     # -------------------------------------------------------------------------------------- images
+    @property
+    def value_range(self) -> tuple:
+        return (0.0, 1.0) if self.likelihood == "bernoulli" else (0.0, float(LEVELS - 1))
+
     def _as_image(self, p, mean: bool) -> Tensor:
         """Decoder output as images (n, 1, 8, 8): pixel probabilities / a binary draw, or gray levels."""
         if self.likelihood == "bernoulli":
@@ -280,13 +305,13 @@ class ConditionalVAE(VAE):
     and test_elbo / iwae_nll are of log p(x | y)."""
 
     conditional = True
-    zoo_run = {"data": "digits", "steps": 6000, "set": {}}
+    zoo_run = {"data": "digits", "steps": 4000, "set": {}}
 
 
 class BetaVAE(VAE):
     """The VAE with the KL term weighted by beta > 1 (disentangling pressure); test_elbo stays beta = 1."""
 
-    zoo_run = {"data": "digits", "steps": 6000, "set": {}}
+    zoo_run = {"data": "digits", "steps": 4000, "set": {}}
 
     @classmethod
     def default_config(cls, data: str) -> dict:
@@ -309,3 +334,7 @@ class BetaVAE(VAE):
             z[np.arange(self.latent), :, np.arange(self.latent)] = sweep
             zt = mg.tensor(backend.to_device(z.reshape(-1, self.latent), self.device))
             return self._as_image(self.decode(zt), mean=True)
+
+    def sample_figure(self, path: str, n: int = 60) -> str:
+        """Test digits, their reconstructions, then the latent traversal (one row per latent dimension)."""
+        return reconstruction_figure(self, path, extra=self.traversal(steps=10))

@@ -247,3 +247,14 @@ def test_autoencoder_metrics_and_reconstructions():
     assert 0 < m["test_pixel_error"] < 0.5 and m["test_recon_bce"] > 0
     r = model.reconstruct(batch_of(model, 3))
     assert r.shape == (3, 1, 8, 8) and 0 <= r.numpy().min() and r.numpy().max() <= 1
+
+
+@pytest.mark.parametrize("name,rows", [("vae", 8), ("cvae", 8), ("beta-vae", 6), ("ae", 8)])
+def test_sample_figure_shows_data_reconstructions_and_samples(name, rows, tmp_path):
+    """Ten a row: test digits, reconstructions, then 60 samples (beta-VAE: one traversal row per latent)."""
+    from PIL import Image
+
+    model = models.create(name, hidden=16, latent=4)
+    path = model.sample_figure(str(tmp_path / "fig.png"), 64)
+    width, height = Image.open(path).size
+    assert (width, height) == ((10 * 9 + 1) * 4, (rows * 9 + 1) * 4)
