@@ -27,6 +27,7 @@ class AutoregressiveModel(GenerativeModel):
     """
 
     zoo_run: dict | None = None
+    value_range = (0.0, 1.0)  # how viz.save_samples scales the sampled pixels
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64,
                  event_shape: tuple | None = None):
@@ -39,7 +40,8 @@ class AutoregressiveModel(GenerativeModel):
         return np.arange(self.dims)
 
     def conditionals(self, x: mg.Tensor) -> mg.Tensor:
-        """(B, n) logits of p(x_d = 1 | x_<d) for flattened images x of shape (B, n)."""
+        """(B, n) logits of p(x_d = 1 | x_<d) for flattened images x of shape (B, n) (RNADE: (B, n, 3K)
+        mixture parameters): what `dependence` differentiates."""
         raise NotImplementedError(f"{type(self).__name__} must define conditionals(x)")
 
     def dependence(self, x: mg.Tensor) -> np.ndarray:
@@ -51,9 +53,9 @@ class AutoregressiveModel(GenerativeModel):
         dep = np.zeros((self.dims, self.dims), bool)
         for i in range(self.dims):
             row = out[:, i]
-            weights = mg.tensor(rng.standard_normal(row.shape).astype(row.dtype), device=row.device)
             if not row.requires_grad:
                 continue
+            weights = mg.tensor(rng.standard_normal(row.shape).astype(row.dtype), device=row.device)
             (g,) = mg.grad((row * weights).sum(), [flat], retain_graph=True, allow_unused=True)
             if g is not None:
                 dep[i] = (g.numpy() != 0).any(axis=0)
@@ -62,8 +64,9 @@ class AutoregressiveModel(GenerativeModel):
     def flat(self, x: mg.Tensor) -> mg.Tensor:
         """Images (B, *event_shape) as (B, n), with a clear error for a wrong shape."""
         if tuple(x.shape[1:]) != self.event_shape:
-            raise ValueError(f"{type(self).__name__}: expected images of shape (B, {', '.join(map(str, self.event_shape))})"
-                             f", got {x.shape} on {x.device}")
+            shape = ", ".join(map(str, self.event_shape))
+            raise ValueError(f"{type(self).__name__}: expected images of shape (B, {shape}), got {x.shape} "
+                             f"on {x.device}")
         return x.reshape(x.shape[0], self.dims)
 
     def log_prob(self, x: mg.Tensor, reduce: bool = True) -> mg.Tensor:
@@ -103,13 +106,11 @@ class AutoregressiveModel(GenerativeModel):
         """Fail unless, in every row, no observed pixel follows one to sample."""
         position = np.empty(self.dims, int)
         position[order] = np.arange(self.dims)
-        for row in seen:
-            if row.all():
-                continue
-            first_free = position[~row].min()
-            if (position[row] > first_free).any():
-                raise ValueError(f"{type(self).__name__}.complete: the observed pixels must come before the "
-                                 "unobserved ones in the model's ordering (exact conditionals only then)")
+        last_seen = np.where(seen, position, -1).max(axis=1)
+        first_free = np.where(seen, self.dims, position).min(axis=1)
+        if (last_seen > first_free).any():
+            raise ValueError(f"{type(self).__name__}.complete: the observed pixels must come before the "
+                             "unobserved ones in the model's ordering (exact conditionals only then)")
 
     def _start(self, cur):
         """The sampler's cache before the first pixel (none here; NADE keeps its running pre-activation)."""
@@ -195,7 +196,7 @@ class FVSBN(AutoregressiveModel):
     """Fully visible sigmoid belief net: logistic regression of each pixel on all earlier ones,
     logit_d = b_d + sum_{j<d} W_dj x_j (W strictly lower triangular): n + n(n - 1) / 2 parameters."""
 
-    zoo_run = {"data": "digits", "steps": 2000, "set": {}}
+    zoo_run = {"data": "digits", "steps": 1000, "set": {}}
 
     def __init__(self, data: str = "digits", lr: float = 0.01, batch_size: int = 64,
                  event_shape: tuple | None = None):

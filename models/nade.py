@@ -26,13 +26,18 @@ from .baselines import AutoregressiveModel
 
 
 class CumSum(Function):
-    """y_d = sum_{k<=d} x_k along `axis` (reverse: sum_{k>=d}); the gradient is the opposite cumsum."""
+    """y_d = sum_{k<=d} x_k along `axis` (reverse: sum_{k>=d}); the gradient is the opposite cumsum.
+
+    Computed as a running sum of slices (n vectorised adds), several times faster in NumPy than
+    np.cumsum's strided loop on the (n, B, H) blocks that NADE sums."""
 
     def forward(self, x):
         xp = backend.array_module(x)
-        if self.reverse:
-            return xp.flip(xp.cumsum(xp.flip(x, self.axis), axis=self.axis), self.axis)
-        return xp.cumsum(x, axis=self.axis)
+        y = xp.moveaxis(x, self.axis, 0)
+        y = xp.array(y[::-1] if self.reverse else y, copy=True)
+        for d in range(1, len(y)):
+            y[d] += y[d - 1]
+        return xp.moveaxis(y[::-1] if self.reverse else y, 0, self.axis)
 
     def backward(self, gy):
         return cumsum(gy, self.axis, reverse=not self.reverse)
@@ -44,10 +49,10 @@ def cumsum(x: Tensor, axis: int = -1, reverse: bool = False) -> Tensor:
 
 
 def shared_preactivations(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    """a[:, :, d] = c + sum_{k<d} W[:, k] x_k for x (B, n), W (H, n), c (H,): shape (B, H, n), O(B H n)."""
-    steps = x.unsqueeze(1) * weight                          # (B, H, n): W[:, k] x_k
-    before = mg.pad(steps[:, :, :-1], (1, 0))                # shifted by one: only k < d contribute
-    return cumsum(before, axis=2) + bias.reshape(1, -1, 1)
+    """a[d] = c + sum_{k<d} W[:, k] x[:, k] for x (B, n), W (H, n), c (H,): shape (n, B, H), O(B H n)."""
+    steps = x.T.unsqueeze(2) * weight.T.unsqueeze(1)         # (n, B, H): W[:, k] x_k
+    before = mg.pad(steps[:-1], (0, 0, 0, 0, 1, 0))          # shifted by one: only k < d contribute
+    return cumsum(before, axis=0) + bias
 
 
 def _uniform(shape: tuple, bound: float) -> nn.Parameter:
@@ -58,7 +63,7 @@ def _uniform(shape: tuple, bound: float) -> nn.Parameter:
 class NADE(AutoregressiveModel):
     """Binary NADE: h_d = sigmoid(c + W[:, <d] x_<d), p(x_d = 1 | x_<d) = sigmoid(b_d + V_d . h_d)."""
 
-    zoo_run = {"data": "digits", "steps": 3000, "set": {}}
+    zoo_run = {"data": "digits", "steps": 2000, "set": {"hidden": 100, "lr": 0.005}}  # chosen on valid
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, hidden: int = 100,
                  event_shape: tuple | None = None):
@@ -75,8 +80,8 @@ class NADE(AutoregressiveModel):
 
     def conditionals(self, x: Tensor) -> Tensor:
         """logit_d = b_d + sum_h V[d, h] sigmoid(a[:, h, d]), all d from one cumulative sum."""
-        h = shared_preactivations(x, self.W, self.c).sigmoid()            # (B, H, n)
-        return (h * self.V.T).sum(axis=1) + self.b
+        h = shared_preactivations(x, self.W, self.c).sigmoid()            # (n, B, H)
+        return (h * self.V.unsqueeze(1)).sum(axis=2).T + self.b
 
     def _start(self, cur):
         return backend.array_module(cur).broadcast_to(self.c.data, (cur.shape[0], self.hidden))
@@ -104,7 +109,7 @@ class RNADE(AutoregressiveModel):
 
     datasets = ("digits", "ring8", "grid25", "moons", "swissroll")
     binarize = None
-    zoo_run = {"data": "digits", "steps": 3000, "set": {}}
+    zoo_run = {"data": "digits", "steps": 2000, "set": {"hidden": 100, "components": 10, "lr": 0.0003}}
     TOYS = {"ring8": ring8, "grid25": grid25, "moons": two_moons, "swissroll": swiss_roll}
     TOY_TRAIN, TOY_TEST = 20000, 5000
     DEQUANT_DRAWS = 8  # fixed uniform draws averaged per test image (a seeded, deterministic estimate)
@@ -150,9 +155,9 @@ class RNADE(AutoregressiveModel):
     # ---------------------------------------------------------------------------------- likelihood
     def conditionals(self, z: Tensor) -> Tensor:
         """(B, n, 3K): [logit pi, mu, log sigma] of every conditional, in the standardized units z."""
-        a = shared_preactivations(z, self.W, self.c)                     # (B, H, n)
-        h = (a * self.rho.reshape(1, 1, -1)).relu().transpose(0, 2, 1)   # (B, n, H)
-        return (h.unsqueeze(2) @ self.V).reshape(z.shape[0], self.dims, -1) + self.b
+        a = shared_preactivations(z, self.W, self.c)                     # (n, B, H)
+        h = (a * self.rho.reshape(-1, 1, 1)).relu()
+        return (h @ self.V).transpose(1, 0, 2) + self.b                  # n matmuls (B, H) @ (H, 3K)
 
     def _mixture(self, params: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         k = self.components
@@ -193,29 +198,30 @@ class RNADE(AutoregressiveModel):
             y = xp.clip(xp.floor(y), 0, 16)
         return mg.tensor(y.reshape((n,) + self.event_shape).astype(np.float32))
 
-    def sample_figure(self, path: str, n: int = N_COVERAGE_SAMPLES) -> None:
-        """Toys: a scatter plot of n samples over the training data; digits: the usual image grid."""
+    def sample_figure(self, path: str, n: int = N_COVERAGE_SAMPLES) -> str:
+        """Digits: a grid of 64 sampled images (levels 0..16); toys: the test data and at least 2,500
+        samples side by side (a scatter plot needs more points than an image grid)."""
         from minigen import viz
 
         if self.data_name == "digits":
-            viz.save_samples(self, path, n=min(n, 64))
-            return
+            return viz.save_image_grid(self.sample(min(n, 64)), path, value_range=(0, 16))
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        s = self.sample(n).numpy()
-        data = self.split_arrays("test")[0][:n]
-        fig, ax = plt.subplots(figsize=(4, 4))
-        ax.scatter(data[:, 0], data[:, 1], s=2, c="0.75", label="data")
-        ax.scatter(s[:, 0], s[:, 1], s=2, c="C3", label="RNADE samples")
-        ax.set_aspect("equal")
-        ax.legend(loc="upper right", fontsize=7, markerscale=4)
-        ax.set_title(f"RNADE on {self.data_name}")
+        n = max(n, N_COVERAGE_SAMPLES)
+        panels = (("data (test split)", self.split_arrays("test")[0][:n]), ("RNADE samples", self.sample(n).numpy()))
+        fig, axes = plt.subplots(1, 2, figsize=(7, 3.6), sharex=True, sharey=True)
+        for ax, (title, points) in zip(axes, panels):
+            ax.scatter(points[:, 0], points[:, 1], s=1.5, alpha=0.5, c="C0" if ax is axes[0] else "C3")
+            ax.set_title(f"{title}, {len(points)} points", fontsize=9)
+            ax.set_aspect("equal")
+        fig.suptitle(f"RNADE on {self.data_name}", fontsize=10)
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         plt.close(fig)
+        return path
 
     # ------------------------------------------------------------------------------------- metrics
     def eval_batch(self, split: str) -> Tensor:

@@ -39,7 +39,7 @@ def test_cumsum_forward_and_gradients(x, data):
 def test_shared_preactivations_match_the_naive_sum(seed, h, n):
     rng = np.random.default_rng(seed)
     x, w, c = rng.standard_normal((3, n)), rng.standard_normal((h, n)), rng.standard_normal(h)
-    naive = np.stack([c + x[:, :d] @ w[:, :d].T for d in range(n)], axis=2)
+    naive = np.stack([c + x[:, :d] @ w[:, :d].T for d in range(n)], axis=0)
     out = shared_preactivations(mg.tensor(x), mg.tensor(w), mg.tensor(c)).numpy()
     np.testing.assert_allclose(out, naive, rtol=1e-10, atol=1e-12)
 
