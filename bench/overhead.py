@@ -6,8 +6,9 @@
 (a) a graph of 10 small elementwise ops on 64x64 float32, forward + backward: time per op, and the
     overhead per op over the NumPy version of the same computation;
 (b) forward + backward of a 3-layer MLP (F.linear, relu, a mean loss), batch 64, widths 256 and 1024.
-Every number is the median over repeats of a timed block of calls; the frameworks are interleaved in
-each repeat so that a noisy machine hits them alike. PyTorch runs only when it is importable.
+Every number is the median over repeats of a timed block of calls, in CPU time of this single-threaded
+process; the frameworks are interleaved in each repeat so that a busy machine hits them alike. PyTorch
+runs only when it is importable.
 """
 from __future__ import annotations
 
@@ -145,10 +146,12 @@ def mlp_numpy(x, params):
 # ------------------------------------------------------------------------------------------- timing
 
 def _block_seconds(fn, args, calls: int) -> float:
-    t0 = time.perf_counter()
+    """CPU seconds per call (process time: with one thread it is the work done, whatever else the
+    machine is running)."""
+    t0 = time.process_time()
     for _ in range(calls):
         fn(*args)
-    return (time.perf_counter() - t0) / calls
+    return (time.process_time() - t0) / calls
 
 
 def measure(cases: dict, calls: int, repeats: int) -> dict:
@@ -243,7 +246,8 @@ def run(quick: bool) -> dict:
     for width in (256, 1024):
         calls = (5 if quick else 20) if width == 1024 else (10 if quick else 100)
         t = measure(_mlp_cases(rng, width), calls=calls, repeats=repeats)
-        mlp[str(width)] = {"batch": 64, "layers": 3, "width": width, "ms_forward_backward": {k: v * 1e3 for k, v in t.items()},
+        mlp[str(width)] = {"batch": 64, "layers": 3, "width": width,
+                           "ms_forward_backward": {k: v * 1e3 for k, v in t.items()},
                            "minigen_over_numpy": t["minigen"] / t["numpy"]}
         if "torch" in t:
             mlp[str(width)]["minigen_over_torch"] = t["minigen"] / t["torch"]
@@ -287,8 +291,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "overhead.json"))
+    parser.add_argument("--label", help="a note stored in the JSON (e.g. which version of the engine ran)")
     args = parser.parse_args(argv)
     result = run(args.quick)
+    if args.label:
+        result["label"] = args.label
     print(table(result))
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:

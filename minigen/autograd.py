@@ -11,7 +11,7 @@ its inputs'), so every node runs after all its consumers, without recursion and 
 from __future__ import annotations
 
 import contextlib
-import heapq
+from heapq import heappop, heappush
 import itertools
 import time
 import weakref
@@ -76,14 +76,21 @@ def _check_finite(op: str, phase: str, arrays, inputs) -> None:
 # ---------------------------------------------------------------------------------------------- Tensor
 
 _SCALARS = (int, float, bool, np.generic)
+_new = object.__new__
 
 
 class Tensor:
     """An array with an optional gradient and the Function that created it."""
 
-    __slots__ = ("data", "grad", "_requires_grad", "creator", "index", "hooks", "retains_grad", "name",
-                 "__weakref__")
+    # Every Tensor sets the three slots; the rarely set attributes live in a lazily created __dict__ and
+    # default to the class attributes below, so that making a Tensor (the engine's hottest path) is cheap.
+    __slots__ = ("data", "_requires_grad", "creator", "__dict__", "__weakref__")
     __array_priority__ = 1000  # make ndarray <op> Tensor defer to Tensor's reflected operators
+    grad = None  # the accumulated gradient of a leaf (or of a non-leaf that retains it)
+    index = 0  # which output of its creator this is
+    hooks = None  # list of gradient hooks (register_hook)
+    retains_grad = False  # keep .grad on a non-leaf (retain_grad)
+    name = None  # shown by minigen.viz.graph
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None):
         if isinstance(data, Tensor):
@@ -91,28 +98,22 @@ class Tensor:
         elif isinstance(data, _SCALARS) or not hasattr(data, "shape"):
             data = np.asarray(data, dtype=np.float32)
         self.data = data
-        self.grad = None
         self._requires_grad = False
         self.creator = None
-        self.index = 0
-        self.hooks = None
-        self.retains_grad = False
-        self.name = name
+        if name is not None:
+            self.name = name
         if requires_grad:
             self.requires_grad = True
 
     @staticmethod
     def _make(data, creator: Function | None = None, index: int = 0) -> Tensor:
         """Fast constructor used by the engine (no checks)."""
-        t = object.__new__(Tensor)
+        t = _new(Tensor)
         t.data = data
-        t.grad = None
         t._requires_grad = creator is not None
         t.creator = creator
-        t.index = index
-        t.hooks = None
-        t.retains_grad = False
-        t.name = None
+        if index:
+            t.index = index
         return t
 
     # -------------------------------------------------------------------------------------- properties
@@ -131,7 +132,7 @@ class Tensor:
 
     @property
     def shape(self) -> tuple:
-        return tuple(self.data.shape)
+        return self.data.shape
 
     @property
     def dtype(self):
@@ -223,19 +224,19 @@ class Tensor:
     __hash__ = object.__hash__
 
     # -------------------------------------------------------------------------------------- operators
-    def __add__(self, other): return _ew.add(self, other)
-    def __radd__(self, other): return _ew.add(other, self)
-    def __sub__(self, other): return _ew.sub(self, other)
-    def __rsub__(self, other): return _ew.sub(other, self)
-    def __mul__(self, other): return _ew.mul(self, other)
-    def __rmul__(self, other): return _ew.mul(other, self)
-    def __truediv__(self, other): return _ew.div(self, other)
-    def __rtruediv__(self, other): return _ew.div(other, self)
-    def __pow__(self, other): return _ew.pow(self, other)
-    def __rpow__(self, other): return _ew.pow(other, self)
+    def __add__(self, other): return _ew.Add.apply(self, other)
+    def __radd__(self, other): return _ew.Add.apply(other, self)
+    def __sub__(self, other): return _ew.Sub.apply(self, other)
+    def __rsub__(self, other): return _ew.Sub.apply(other, self)
+    def __mul__(self, other): return _ew.Mul.apply(self, other)
+    def __rmul__(self, other): return _ew.Mul.apply(other, self)
+    def __truediv__(self, other): return _ew.Div.apply(self, other)
+    def __rtruediv__(self, other): return _ew.Div.apply(other, self)
+    def __pow__(self, other): return _ew.Pow.apply(self, other)
+    def __rpow__(self, other): return _ew.Pow.apply(other, self)
     def __matmul__(self, other): return _linalg.matmul(self, as_tensor(other, self))
     def __rmatmul__(self, other): return _linalg.matmul(as_tensor(other, self), self)
-    def __neg__(self): return _ew.neg(self)
+    def __neg__(self): return _ew.Neg.apply(self)
     def __eq__(self, other): return _ew.compare("eq", self, other)
     def __ne__(self, other): return _ew.compare("ne", self, other)
     def __lt__(self, other): return _ew.compare("lt", self, other)
@@ -277,15 +278,15 @@ class Tensor:
         return _shape.transpose(self)
 
     # ------------------------------------------------------------------------------------ elementwise
-    def exp(self): return _ew.exp(self)
-    def log(self): return _ew.log(self)
-    def sqrt(self): return _ew.sqrt(self)
-    def abs(self): return _ew.abs(self)
+    def exp(self): return _ew.Exp.apply(self)
+    def log(self): return _ew.Log.apply(self)
+    def sqrt(self): return _ew.Sqrt.apply(self)
+    def abs(self): return _ew.Abs.apply(self)
     def clip(self, lo=None, hi=None): return _ew.clip(self, lo, hi)
-    def sigmoid(self): return _ew.sigmoid(self)
-    def tanh(self): return _ew.tanh(self)
-    def relu(self): return _ew.relu(self)
-    def softplus(self): return _ew.softplus(self)
+    def sigmoid(self): return _ew.Sigmoid.apply(self)
+    def tanh(self): return _ew.Tanh.apply(self)
+    def relu(self): return _ew.Relu.apply(self)
+    def softplus(self): return _ew.Softplus.apply(self)
 
     # --------------------------------------------------------------------------------------- autograd
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
@@ -334,7 +335,8 @@ def as_tensor(x, like: Tensor | None = None) -> Tensor:
     if isinstance(x, Tensor):
         return x
     if like is not None and isinstance(x, _SCALARS):
-        return Tensor._make(backend.array_module(like.data).asarray(x, dtype=like.data.dtype))
+        xp = np if type(like.data) is np.ndarray else backend.array_module(like.data)
+        return Tensor._make(xp.asarray(x, dtype=like.data.dtype))
     if hasattr(x, "dtype") and not isinstance(x, np.generic):
         return Tensor._make(x)
     return Tensor._make(np.asarray(x, dtype=like.data.dtype if like is not None else np.float32))
@@ -350,53 +352,68 @@ class Function:
     it can itself be differentiated. Parameters are passed as keywords to `apply` and become attributes.
     """
 
-    inputs: list | None = None  # None once the graph has been freed (or never recorded)
+    inputs: tuple | None = None  # None once the graph has been freed (or never recorded)
     outputs: Sequence = ()
     generation = 0
 
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on Tensors (or scalars/arrays) and record it when gradients are needed."""
-        f = object.__new__(cls)
+        f = _new(cls)
         if params:
             f.__dict__.update(params)
-        like = None
         for x in inputs:
-            if isinstance(x, Tensor):
-                like = x
+            if not isinstance(x, Tensor):
+                inputs = _as_tensors(inputs)
                 break
-        xs = [x if type(x) is Tensor else as_tensor(x, like) for x in inputs]
-        arrays = [x.data for x in xs]
-        if len(arrays) > 1:
-            kind = type(arrays[0])
-            for a in arrays:
-                if type(a) is not kind and backend.device_of(a) != backend.device_of(arrays[0]):
-                    _device_error(cls.__name__, xs)
+        n = len(inputs)  # one and two inputs (nearly every op) are spelled out: this is the hottest path
+        if n == 1:
+            arrays = (inputs[0].data,)
+        elif n == 2:
+            arrays = (inputs[0].data, inputs[1].data)
+            if type(arrays[0]) is not type(arrays[1]):
+                _check_devices(cls.__name__, inputs, arrays)
+        else:
+            arrays = tuple([x.data for x in inputs])
+            _check_devices(cls.__name__, inputs, arrays)
         prof = _profiler
         t0 = time.perf_counter() if prof is not None else 0.0
         try:
             ys = f.forward(*arrays)
         except (ValueError, IndexError, TypeError) as e:
-            _reraise(cls.__name__, xs, e)
-        single = not isinstance(ys, tuple)
+            _reraise(cls.__name__, inputs, e)
+        single = type(ys) is not tuple
         if single:
-            ys = (ys,)
-        ys = tuple(np.asarray(y) if isinstance(y, _SCALARS) else y for y in ys)
-        if prof is not None:
-            prof.record_forward(cls.__name__, time.perf_counter() - t0, ys)
-        if _anomaly_mode:
-            _check_finite(cls.__name__, "forward", ys, xs)
-        if _grad_enabled and any(x._requires_grad for x in xs):
-            f.inputs = xs
-            f.generation = 1 + max(x.creator.generation if x.creator is not None else 0 for x in xs)
-            outs = tuple(Tensor._make(y, f, i) if y.dtype.kind in "fc" else Tensor._make(y)
-                         for i, y in enumerate(ys))
-            f.outputs = tuple(weakref.ref(o) for o in outs)
-            if len(ys) > 1:
-                f.output_meta = [(y.shape, y.dtype) for y in ys]
+            if type(ys) is not np.ndarray and isinstance(ys, _SCALARS):  # NumPy returns scalars for 0-d
+                ys = np.asarray(ys)
         else:
-            outs = tuple(Tensor._make(y) for y in ys)
-        return outs[0] if single else outs
+            ys = tuple(np.asarray(y) if isinstance(y, _SCALARS) else y for y in ys)
+        if prof is not None or _anomaly_mode:
+            _inspect_forward(prof, cls.__name__, time.perf_counter() - t0, (ys,) if single else ys, inputs)
+        record = False
+        if _grad_enabled:
+            for x in inputs:
+                if x._requires_grad:
+                    record = True
+                    break
+        if single and (not record or ys.dtype.kind not in "fc"):
+            return Tensor._make(ys)
+        if not record:
+            return tuple(Tensor._make(y) for y in ys)
+        generation = 0
+        for x in inputs:
+            if x.creator is not None and x.creator.generation > generation:
+                generation = x.creator.generation
+        f.generation = generation + 1
+        f.inputs = inputs
+        if single:
+            out = Tensor._make(ys, f)
+            f.outputs = (weakref.ref(out),)
+            return out
+        outs = tuple(Tensor._make(y, f, i) if y.dtype.kind in "fc" else Tensor._make(y) for i, y in enumerate(ys))
+        f.outputs = tuple(weakref.ref(o) for o in outs)
+        f.output_meta = [(y.shape, y.dtype) for y in ys]
+        return outs
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -418,6 +435,32 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def _inspect_forward(prof, op: str, seconds: float, ys: tuple, inputs) -> None:
+    """The profiler's record of a forward call, and anomaly mode's check of its outputs."""
+    if prof is not None:
+        prof.record_forward(op, seconds, ys)
+    if _anomaly_mode:
+        _check_finite(op, "forward", ys, inputs)
+
+
+def _as_tensors(inputs: tuple) -> tuple:
+    """Tensors for every input; Python scalars take the dtype and device of the first Tensor."""
+    like = None
+    for x in inputs:
+        if isinstance(x, Tensor):
+            like = x
+            break
+    return tuple(x if isinstance(x, Tensor) else as_tensor(x, like) for x in inputs)
+
+
+def _check_devices(op: str, xs, arrays) -> None:
+    """All inputs on one device (arrays of different types, say a NumPy scalar and an array, may be)."""
+    if any(type(a) is not type(arrays[0]) for a in arrays):
+        device = backend.device_of(arrays[0])
+        if any(backend.device_of(a) != device for a in arrays):
+            _device_error(op, xs)
 
 
 def _device_error(op: str, xs):
@@ -455,7 +498,7 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
             if y.data.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
                                    f"output {k} has shape {y.shape} (pass a gradient)")
-            g = Tensor._make(backend.array_module(y.data).ones_like(y.data))
+            g = Tensor._make(backend.array_module(y.data).ones(y.data.shape, y.data.dtype))
         else:
             g = as_tensor(g, y)
             if g.shape != y.shape:
@@ -468,12 +511,13 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
     captured: list = [None] * (len(inputs) if inputs is not None else 0)
     add = _add_graph if create_graph else _add_raw
 
-    pending: dict = {}  # Function -> [grads per output, the output Tensors, kept alive]
+    pending: dict = {}  # Function -> [grads per output, its output Tensors (kept alive), needs _visit]
     leaves: dict = {}  # id(leaf) -> [leaf, grad]
     heap: list = []
     order = itertools.count()
 
     def send(t: Tensor, g: Tensor) -> None:
+        """Add gradient g to what tensor t has received (t's creator runs once all of it has)."""
         f = t.creator
         if f is None:
             entry = leaves.get(id(t))
@@ -482,59 +526,45 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
             else:
                 entry[1] = add(entry[1], g)
             return
-        if needed is not None and f not in needed and id(t) not in capture:
-            return
         slot = pending.get(f)
         if slot is None:
+            if needed is not None and f not in needed and id(t) not in capture:
+                return
             if f.inputs is None:
                 raise RuntimeError(f"backward: trying to backward through the graph a second time "
                                    f"(node {type(f).__name__} was freed); pass retain_graph=True to the "
                                    "first backward")
-            n = len(f.outputs)
-            slot = pending[f] = [[None] * n, [None] * n]
-            heapq.heappush(heap, (-f.generation, next(order), f))
-        grads, alive = slot
+            slot = pending[f] = [[None] * len(f.outputs), [None] * len(f.outputs), capture is not None]
+            heappush(heap, (-f.generation, next(order), f))
+        grads, alive = slot[0], slot[1]
         i = t.index
         grads[i] = g if grads[i] is None else add(grads[i], g)
         alive[i] = t
+        if t.hooks or t.retains_grad:
+            slot[2] = True
 
     prof = _profiler
+    inspect = prof is not None or _anomaly_mode
     with set_grad_enabled(create_graph):
         for y, g in zip(roots, seeds):
             send(y, g)
         while heap:
-            f = heapq.heappop(heap)[2]
-            grads, alive = pending.pop(f)
-            for i, t in enumerate(alive):
-                if t is None:
+            f = heappop(heap)[2]
+            grads, alive, visit = pending.pop(f)
+            if visit:
+                for i, t in enumerate(alive):
+                    if t is not None:
+                        grads[i] = _visit(t, grads[i], capture, captured, add)
+                if capture is not None and f not in needed:
                     continue
-                grads[i] = _visit(t, grads[i], capture, captured, add)
-            if capture is not None and f not in needed:
-                continue
-            for i, g in enumerate(grads):
-                if g is None:
-                    shape, dtype = f.output_meta[i]
-                    xp = backend.array_module(f.inputs[0].data)
-                    grads[i] = Tensor._make(xp.zeros(shape, dtype))
-            t0 = time.perf_counter() if prof is not None else 0.0
-            if prof is not None:
-                prof.enter_backward()
-            try:
-                gxs = f.backward(*grads)
-            except FloatingPointError as e:
-                if not _anomaly_mode:
-                    raise
-                raise FloatingPointError(f"anomaly: {type(f).__name__} produced NaN or inf in backward ({e})") from e
-            finally:
-                if prof is not None:
-                    prof.exit_backward(type(f).__name__, time.perf_counter() - t0)
-            if not isinstance(gxs, tuple):
+            if len(grads) > 1:
+                _fill_missing(f, grads)
+            gxs = f.backward(*grads) if not inspect else _inspected_backward(f, grads, prof)
+            if type(gxs) is not tuple:
                 gxs = (gxs,)
-            if _anomaly_mode:
-                _check_finite(type(f).__name__, "backward", [g.data for g in gxs if g is not None], f.inputs)
             for x, gx in zip(f.inputs, gxs):
                 if gx is not None and x._requires_grad:
-                    if gx.shape != x.shape:
+                    if gx.data.shape != x.data.shape:
                         raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape "
                                            f"{gx.shape} for an input of shape {x.shape}")
                     send(x, gx)
@@ -552,6 +582,34 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
             raise RuntimeError(f"grad: input {k} (shape {inputs[k].shape}) was not used to compute the "
                                "outputs; pass allow_unused=True")
     return tuple(captured)
+
+
+def _inspected_backward(f: Function, grads: list, prof):
+    """f.backward under the profiler's clock and anomaly mode's checks."""
+    t0 = time.perf_counter()
+    if prof is not None:
+        prof.enter_backward()
+    try:
+        gxs = f.backward(*grads)
+    except FloatingPointError as e:
+        if not _anomaly_mode:
+            raise
+        raise FloatingPointError(f"anomaly: {type(f).__name__} produced NaN or inf in backward ({e})") from e
+    finally:
+        if prof is not None:
+            prof.exit_backward(type(f).__name__, time.perf_counter() - t0)
+    if _anomaly_mode:
+        outs = gxs if isinstance(gxs, tuple) else (gxs,)
+        _check_finite(type(f).__name__, "backward", [g.data for g in outs if g is not None], f.inputs)
+    return gxs
+
+
+def _fill_missing(f: Function, grads: list) -> None:
+    """Zeros for the outputs of a multi-output node that received no gradient."""
+    for i, g in enumerate(grads):
+        if g is None:
+            shape, dtype = f.output_meta[i]
+            grads[i] = Tensor._make(backend.array_module(f.inputs[0].data).zeros(shape, dtype))
 
 
 def _visit(t: Tensor, g: Tensor, capture, captured, add, leaf: bool = False) -> Tensor:

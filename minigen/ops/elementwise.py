@@ -10,11 +10,6 @@ from ..autograd import Function, Tensor, as_tensor
 from .shape import sum_to, where
 
 
-def _const(like: Tensor, array) -> Tensor:
-    """A constant (no-grad) Tensor, e.g. a mask in a backward formula."""
-    return Tensor._make(array.astype(like.data.dtype, copy=False))
-
-
 # ------------------------------------------------------------------------------------------- binary
 
 class Add(Function):
@@ -142,32 +137,44 @@ class Abs(Function):
         return np.abs(x)
 
     def backward(self, gy):
-        return gy * _const(gy, self.sign)
+        return gy * Tensor._make(self.sign)
 
 
 class Clip(Function):
     """clip(x, lo, hi); d/dx = 1 inside [lo, hi], 0 outside."""
 
     def forward(self, x):
-        self.inside = (x >= (-np.inf if self.lo is None else self.lo)) & \
-                      (x <= (np.inf if self.hi is None else self.hi))
+        self.inside = ((x >= (-np.inf if self.lo is None else self.lo)) &
+                       (x <= (np.inf if self.hi is None else self.hi))).astype(x.dtype)
         return np.clip(x, self.lo, self.hi)
 
     def backward(self, gy):
-        return gy * _const(gy, self.inside)
+        return gy * Tensor._make(self.inside)
 
 
 class Sigmoid(Function):
-    """sigmoid(x) = 1/(1+exp(-x)); d/dx = s(1-s). Computed as e/(1+e) with e = exp(-|x|) for x < 0, so
-    that it neither overflows nor rounds tiny values to 0."""
+    """sigmoid(x) = 1/(1+exp(-x)); d/dx = s(1-s). Accurate for very negative x too (tiny, not 0), where
+    exp(-x) may overflow to inf and give the right limit 0."""
 
     def forward(self, x):
-        e = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1, e) / (1 + e)
+        with np.errstate(over="ignore"):
+            return 1 / (1 + np.exp(-x))
 
     def backward(self, gy):
-        y = self.output()
-        return gy * y * (1 - y)
+        return SigmoidGrad.apply(gy, self.output())
+
+
+class SigmoidGrad(Function):
+    """sigmoid's backward as one op: gx = gy s (1 - s) from gy and s = sigmoid(x); its own backward is
+    d/dgy = s (1 - s), d/ds = gy (1 - 2s)."""
+
+    def forward(self, gy, s):
+        return gy * s * (1 - s)
+
+    def backward(self, ggx):
+        gy, s = self.inputs
+        return (SigmoidGrad.apply(ggx, s) if gy.requires_grad else None,
+                ggx * gy * (1 - 2 * s) if s.requires_grad else None)
 
 
 class Tanh(Function):
@@ -177,19 +184,31 @@ class Tanh(Function):
         return np.tanh(x)
 
     def backward(self, gy):
-        y = self.output()
-        return gy * (1 - y * y)
+        return TanhGrad.apply(gy, self.output())
+
+
+class TanhGrad(Function):
+    """tanh's backward as one op: gx = gy (1 - t^2) from gy and t = tanh(x); its own backward is
+    d/dgy = 1 - t^2, d/dt = -2 gy t."""
+
+    def forward(self, gy, t):
+        return gy * (1 - t * t)
+
+    def backward(self, ggx):
+        gy, t = self.inputs
+        return (TanhGrad.apply(ggx, t) if gy.requires_grad else None,
+                -2 * ggx * gy * t if t.requires_grad else None)
 
 
 class Relu(Function):
     """relu(x) = max(x, 0); d/dx = [x > 0]."""
 
     def forward(self, x):
-        self.positive = x > 0
-        return x * self.positive
+        self.mask = (x > 0).astype(x.dtype)  # a float mask: float * bool would cast on every use
+        return x * self.mask
 
     def backward(self, gy):
-        return gy * _const(gy, self.positive)
+        return gy * Tensor._make(self.mask)
 
 
 class LeakyRelu(Function):

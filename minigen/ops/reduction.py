@@ -25,15 +25,16 @@ def _keepdims_shape(shape: tuple, axes: tuple) -> tuple:
 
 
 def _expand_back(gy: Tensor, f: Function) -> Tensor:
-    """Bring a reduced gradient back to the input's shape: reshape to keepdims, then broadcast."""
-    return broadcast_to(reshape(gy, f.kept), f.source)
+    """Bring a reduced gradient back to the input's shape: reshape to keepdims (a scalar broadcasts as it
+    is), then broadcast."""
+    return broadcast_to(reshape(gy, _keepdims_shape(f.source, f.axes)) if gy.ndim else gy, f.source)
 
 
 class Sum(Function):
     """sum over `axes`; d/dx = 1 broadcast back."""
 
     def forward(self, x):
-        self.source, self.kept = x.shape, _keepdims_shape(x.shape, self.axes)
+        self.source = x.shape
         return x.sum(axis=self.axes, keepdims=self.keepdims)
 
     def backward(self, gy):
@@ -45,7 +46,7 @@ class Max(Function):
     amax), so the gradient stays a valid subgradient and sums to the output gradient."""
 
     def forward(self, x):
-        self.source, self.kept = x.shape, _keepdims_shape(x.shape, self.axes)
+        self.source = x.shape
         y = (x.min if self.minimum else x.max)(axis=self.axes, keepdims=True)
         hit = x == y
         self.share = (hit / hit.sum(axis=self.axes, keepdims=True)).astype(x.dtype)
@@ -59,7 +60,7 @@ class LogSumExp(Function):
     """log sum exp(x), computed as m + log sum exp(x - m) with m = max(x); d/dx = softmax(x)."""
 
     def forward(self, x):
-        self.source, self.kept = x.shape, _keepdims_shape(x.shape, self.axes)
+        self.source = x.shape
         m = x.max(axis=self.axes, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
         y = np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
@@ -67,7 +68,7 @@ class LogSumExp(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
-        y = reshape(self.output(), self.kept)
+        y = reshape(self.output(), _keepdims_shape(self.source, self.axes))
         return _expand_back(gy, self) * exp(x - y)
 
 

@@ -171,21 +171,19 @@ def swapaxes(x, a: int, b: int) -> Tensor:
 
 def broadcast_to(x, shape) -> Tensor:
     shape = tuple(shape)
-    if tuple(x.shape) == shape:
+    if x.shape == shape:
         return x
     try:
-        np.broadcast_shapes(x.shape, shape)
+        return BroadcastTo.apply(x, shape=shape)
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
-    return BroadcastTo.apply(x, shape=shape)
 
 
 def sum_to(x: Tensor, shape) -> Tensor:
     """Sum `x` down to `shape` (the inverse of broadcasting `shape` to x.shape)."""
-    shape = tuple(shape)
-    if x.shape == shape:
+    if x.data.shape == shape:
         return x
-    return SumTo.apply(x, shape=shape)
+    return SumTo.apply(x, shape=tuple(shape))
 
 
 def getitem(x, index) -> Tensor:
