@@ -50,10 +50,10 @@ class LadderVAE(LatentVariableModel):
     @classmethod
     def default_config(cls, data: str) -> dict:
         return {"lr": 1e-3, "batch_size": 64, "latents": [16, 8, 4], "hidden": [256, 128, 64],
-                "warmup": 1000, "eval_k": 1000}
+                "warmup": 3000, "eval_k": 1000}
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64,
-                 latents: tuple = (16, 8, 4), hidden: tuple = (256, 128, 64), warmup: int = 1000,
+                 latents: tuple = (16, 8, 4), hidden: tuple = (256, 128, 64), warmup: int = 3000,
                  eval_k: int = 1000):
         super().__init__(data, lr, batch_size)
         self.latents, self.hidden = [int(z) for z in latents], [int(h) for h in hidden]

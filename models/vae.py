@@ -315,10 +315,10 @@ class BetaVAE(VAE):
 
     @classmethod
     def default_config(cls, data: str) -> dict:
-        return {**super().default_config(data), "beta": 4.0, "latent": 8}
+        return {**super().default_config(data), "beta": 2.0, "latent": 8}
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, latent: int = 8,
-                 hidden: int = 256, likelihood: str = "bernoulli", beta: float = 4.0, warmup: int = 0,
+                 hidden: int = 256, likelihood: str = "bernoulli", beta: float = 2.0, warmup: int = 0,
                  eval_k: int = 1000):
         super().__init__(data, lr, batch_size, latent, hidden, likelihood, beta, warmup, eval_k)
 
