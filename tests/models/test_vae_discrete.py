@@ -131,3 +131,23 @@ def test_metrics_report_both_estimators_variance():
     with pytest.raises(ValueError, match="binary pixels"):
         small().loss(mg.tensor(np.full((2, 1, 8, 8), 3.0, np.float32)))
     assert isinstance(small().decode(mg.zeros(1, 2, 3)), Bernoulli)
+
+
+def test_resume_restores_the_step_count_and_baseline(tmp_path):
+    """10 steps + resume + 10 steps == 20 steps: temperature (steps_done) and the baseline's running mean
+    are buffers saved in the checkpoint."""
+    from minigen.trainer import train as run
+
+    def fresh():
+        mg.manual_seed(0)
+        return small(anneal_rate=0.01)
+
+    a = fresh()
+    run(a, 20, str(tmp_path / "a"), batch_size=16, progress=False)
+    b = fresh()
+    run(b, 10, str(tmp_path / "b"), batch_size=16, progress=False)
+    c = fresh()
+    run(c, 20, str(tmp_path / "b"), batch_size=16, progress=False, resume=True)
+    assert int(c.steps_done.item()) == 20 and c.temperature() == a.temperature() < 1.0
+    for (name, p), q in zip(a.state_dict().items(), c.state_dict().values()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
