@@ -163,10 +163,16 @@ def binary_cross_entropy(p: Tensor, target, weight=None, reduction: str = "mean"
     """-(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does."""
     target = as_tensor(target, p)
     _same_shape("binary_cross_entropy", p, target)
-    loss = -(target * log(p).clip(lo=-100) + (1 - target) * log(1 - p).clip(lo=-100))
+    loss = -(target * _clamped_log(p) + (1 - target) * _clamped_log(1 - p))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def _clamped_log(p: Tensor) -> Tensor:
+    """max(log p, -100). p is first kept off 0, so that a saturated probability (a float32 sigmoid
+    rounds to exactly 0 or 1) gives a zero gradient, not 0 * (1/0) = NaN."""
+    return log(p.clip(lo=1e-45)).clip(lo=-100)
 
 
 def binary_cross_entropy_with_logits(x: Tensor, target, weight=None, reduction: str = "mean",

@@ -280,6 +280,18 @@ def test_losses_are_stable_at_extreme_inputs():
     np.testing.assert_allclose(loss.item(), 1000.0)
     p = mg.tensor(np.array([0.0, 1.0]))
     assert F.binary_cross_entropy(p, np.array([1.0, 0.0])).item() == pytest.approx(100.0)  # logs clamp at -100
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_cross_entropy_of_a_saturated_sigmoid_has_finite_gradients(dtype):
+    x = mg.tensor(np.array([20.0, -20.0, 40.0, -40.0, 0.5], dtype), requires_grad=True)
+    target = np.array([1.0, 0.0, 0.0, 1.0, 1.0], dtype)
+    with np.errstate(all="raise"):
+        loss = F.binary_cross_entropy(x.sigmoid(), target, reduction="sum")
+        loss.backward()
+    assert np.isfinite(loss.item()) and np.isfinite(x.grad.numpy()).all()
+    np.testing.assert_allclose(x.grad.numpy()[[0, 1, 4]], (1 / (1 + np.exp(-x.numpy())) - target)[[0, 1, 4]],
+                               rtol=1e-5, atol=1e-8)
     big = mg.tensor(np.array([[1000.0, 0.0, -1000.0]]))
     assert F.cross_entropy(big, np.array([0])).item() == pytest.approx(0.0)
     assert F.cross_entropy(big, np.array([2])).item() == pytest.approx(2000.0)

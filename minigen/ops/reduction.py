@@ -63,7 +63,8 @@ class LogSumExp(Function):
         self.source = x.shape
         m = x.max(axis=self.axes, keepdims=True)
         m = np.where(np.isfinite(m), m, 0)
-        y = np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
+        with np.errstate(divide="ignore"):  # all -inf: log 0 = -inf is the answer
+            y = np.log(np.exp(x - m).sum(axis=self.axes, keepdims=True)) + m
         return y if self.keepdims else y.reshape([s for d, s in enumerate(x.shape) if d not in self.axes])
 
     def backward(self, gy):
