@@ -77,6 +77,12 @@ def main() -> None:
         entry = run_one(name, run)
         entry["reference"] = reference.get(name, {})
         zoo["models"][name] = entry
+    fresh = {"models": {}}
+    if os.path.exists(path):  # re-read: another zoo run may have written meanwhile
+        with open(path) as f:
+            fresh = json.load(f)
+    fresh["models"].update({name: zoo["models"][name] for name in wanted if name in zoo["models"]})
+    zoo = fresh
     zoo["machine"] = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores".strip()
     zoo["versions"] = {"minigen": minigen.__version__, "numpy": np.__version__,
                        "python": platform.python_version()}
