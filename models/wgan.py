@@ -1,0 +1,61 @@
+"""WGAN (Arjovsky et al., 2017) and WGAN-GP (Gulrajani et al., 2017): a critic f estimates the Wasserstein-1
+distance max_{||f||_L <= 1} E_x f(x) - E_z f(G(z)); the generator minimises -E_z f(G(z)).
+
+WGAN keeps f Lipschitz by clipping its weights to [-c, c] after every update (RMSprop, n_critic = 5).
+WGAN-GP adds lambda E[(||grad f(x_hat)||_2 - 1)^2] at random interpolates x_hat instead (Adam, lambda = 10),
+one interpolation weight per example and the norm over all non-batch axes (gan_toolkit.gradient_penalty).
+"""
+from __future__ import annotations
+
+from minigen import optim
+
+from .gan_toolkit import MLPGAN, clip_weights_, gradient_penalty, zoo_runs
+
+
+class WGAN(MLPGAN):
+    """MLP generator and critic; critic weights clipped to [-clip, clip]; RMSprop."""
+
+    loss_kind = "wasserstein"
+    zoo_runs = zoo_runs(2000, 2000)
+    zoo_run = zoo_runs[0]
+
+    @classmethod
+    def default_config(cls, data: str) -> dict:
+        return {**cls.mlp_config(data), "lr": 5e-5, "n_critic": 5, "clip": 0.01}
+
+    def __init__(self, data: str = "digits", lr: float = 5e-5, batch_size: int = 64, z_dim: int = 32,
+                 g_hidden=(256, 256), d_hidden=(256, 256), n_critic: int = 5, clip: float = 0.01):
+        super().__init__(data, lr, batch_size, z_dim, g_hidden, d_hidden, n_critic, "wasserstein")
+        self.clip = clip
+
+    def configure_optimizers(self) -> list:
+        return [optim.RMSprop(self.generator_parameters(), lr=self.lr),
+                optim.RMSprop(self.discriminator_parameters(), lr=self.lr)]
+
+    def after_d_step(self) -> None:
+        clip_weights_(self.discriminator, self.clip)
+
+
+class WGANGP(MLPGAN):
+    """MLP generator and critic (no batch norm in the critic, as the penalty is per example); Adam(0.5, 0.9)."""
+
+    loss_kind = "wasserstein"
+    zoo_runs = zoo_runs(2000, 2000)
+    zoo_run = zoo_runs[0]
+
+    @classmethod
+    def default_config(cls, data: str) -> dict:
+        return {**cls.mlp_config(data), "lr": 1e-4, "n_critic": 5, "gp_weight": 10.0}
+
+    def __init__(self, data: str = "digits", lr: float = 1e-4, batch_size: int = 64, z_dim: int = 32,
+                 g_hidden=(256, 256), d_hidden=(256, 256), n_critic: int = 5, gp_weight: float = 10.0):
+        super().__init__(data, lr, batch_size, z_dim, g_hidden, d_hidden, n_critic, "wasserstein")
+        self.gp_weight = gp_weight
+
+    def configure_optimizers(self) -> list:
+        return [optim.Adam(self.generator_parameters(), lr=self.lr, betas=(0.5, 0.9)),
+                optim.Adam(self.discriminator_parameters(), lr=self.lr, betas=(0.5, 0.9))]
+
+    def extra_d_loss(self, real, fake, y, z):
+        gp = gradient_penalty(lambda x: self.critic(x, y), real, fake, self.gp_weight)
+        return gp, {"gp": gp.item()}
