@@ -402,8 +402,9 @@ class Function:
             return tuple(Tensor._make(y) for y in ys)
         generation = 0
         for x in inputs:
-            if x.creator is not None and x.creator.generation > generation:
-                generation = x.creator.generation
+            c = x.creator
+            if c is not None and c.generation > generation:
+                generation = c.generation
         f.generation = generation + 1
         f.inputs = inputs
         if single:
