@@ -36,6 +36,11 @@ def scalar_type(dtype, op: str) -> str:
         raise TypeError(f"{op}: the CUDA kernel supports float32 and float64, got {np.dtype(dtype)}") from None
 
 
+def supports(dtype) -> bool:
+    """True for the dtypes the kernels are compiled for (float32, float64)."""
+    return np.dtype(dtype) in _SCALAR
+
+
 def options(dtype, op: str, **defines) -> tuple:
     """NVRTC options: C++17, scalar_t, BLOCK and any extra -DNAME=VALUE."""
     extra = tuple(f"-D{k}={v}" for k, v in sorted(defines.items()))

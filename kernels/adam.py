@@ -97,7 +97,7 @@ def adam_step(params: Sequence, grads: Sequence, exp_avgs: Sequence, exp_avg_sqs
                              f"on devices {devices} (expected one shape on {device})")
         if arrays[0].dtype.kind != "f":
             raise TypeError(f"adam_step: parameter {k} has dtype {arrays[0].dtype}, expected a float dtype")
-    if device == "cpu":
+    if not _cuda.is_cuda(params[0]):
         return reference_adam_step(params, grads, exp_avgs, exp_avg_sqs, step, lr, betas, eps, weight_decay)
     for k, a in enumerate(list(params) + list(exp_avgs) + list(exp_avg_sqs)):
         if not a.flags.c_contiguous:

@@ -16,7 +16,6 @@ import functools
 import numpy as np
 
 from minigen.autograd import Function, Tensor
-from minigen.ops.conv import pixelcnn_mask as raster_mask
 
 from . import _cuda
 
@@ -24,26 +23,27 @@ Padding = tuple[int, int, int, int]  # (top, bottom, left, right)
 MASK_TYPES = ("A", "B", "V_A", "V_B", "H_A", "H_B")
 
 
-def pixelcnn_mask(kh: int, kw: int, mask_type: str) -> np.ndarray:
-    """The (kh, kw) 0/1 mask around the centre (kh // 2, kw // 2).
+def pixelcnn_mask(kh: int, kw: int, mask_type: str, dtype=np.float32) -> np.ndarray:
+    """The (kh, kw) 0/1 mask around the centre (kh // 2, kw // 2); the one definition in minigen.
 
-    "A", "B": PixelCNN's raster-order masks (minigen.ops.conv.pixelcnn_mask). Gated PixelCNN (van den
-    Oord et al. 2016): "V_A" rows strictly above the centre, "V_B" those and the centre row (vertical
-    stack: first layer, later layers); "H_A" pixels left of the centre in its row, "H_B" those and the
-    centre (horizontal stack).
+    PixelCNN's raster-order masks: "A" the rows above the centre and the pixels left of it in its row,
+    "B" those and the centre. Gated PixelCNN (van den Oord et al. 2016): "V_A" the rows strictly above
+    the centre, "V_B" those and the centre row (vertical stack: first layer, later layers); "H_A" the
+    pixels left of the centre in its row, "H_B" those and the centre (horizontal stack).
     """
     if mask_type not in MASK_TYPES:
         raise ValueError(f"masked_conv2d: unknown mask type {mask_type!r}; expected one of {MASK_TYPES}")
     if kh < 1 or kw < 1:
         raise ValueError(f"masked_conv2d: kernel size must be positive, got ({kh}, {kw})")
+    ci, cj = kh // 2, kw // 2
+    centre = mask_type.endswith("B")
+    mask = np.zeros((kh, kw), dtype)
     if mask_type in ("A", "B"):
-        return raster_mask(kh, kw, mask_type)
-    ch, cw = kh // 2, kw // 2
-    mask = np.zeros((kh, kw), np.float32)
+        mask[:ci] = 1
     if mask_type.startswith("V"):
-        mask[:ch + (mask_type == "V_B")] = 1
+        mask[:ci + centre] = 1
     else:
-        mask[ch, :cw + (mask_type == "H_B")] = 1
+        mask[ci, :cj + centre] = 1
     return mask
 
 

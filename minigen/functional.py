@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import backend
+from . import backend, kernels
 from .autograd import Tensor, as_tensor
 from .ops.elementwise import elu, erf, leaky_relu, log, relu, sigmoid, softplus, tanh
 from .ops.linalg import matmul
@@ -61,11 +61,15 @@ def embedding(indices, weight: Tensor) -> Tensor:
 
 
 def maxout(x: Tensor, pieces: int, axis: int = 1) -> Tensor:
-    """max over `pieces` consecutive channels: (N, units*pieces, ...) -> (N, units, ...)."""
+    """max over `pieces` consecutive channels: (N, units*pieces, ...) -> (N, units, ...); on CUDA the fused
+    kernel (minigen.kernels.maxout: max and argmax in one pass, backward a gather). At ties the kernel gives
+    the gradient to the first piece, the composition splits it evenly (both are subgradients)."""
     axis = axis % x.ndim
     if x.shape[axis] % pieces:
         raise ValueError(f"maxout: {x.shape[axis]} channels on axis {axis} are not divisible by "
                          f"{pieces} pieces (shape {x.shape})")
+    if kernels.active(x.data):
+        return kernels.maxout.maxout(x, pieces, axis)
     shape = x.shape[:axis] + (x.shape[axis] // pieces, pieces) + x.shape[axis + 1:]
     return reshape(x, shape).max(axis=axis + 1)
 

@@ -4,10 +4,11 @@
 every forward. The singular vectors u and v are buffers (saved in state_dict): in training mode each
 forward runs `n_power_iterations` steps from the stored u, in eval mode none. sigma = u^T W v is built
 with the engine with u and v held constant, so the gradient flows through W / sigma(W) as in PyTorch.
+On CUDA (rows on dim 0) the fused kernel minigen.kernels.spectral_norm does the same in a few launches.
 """
 from __future__ import annotations
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd import Tensor
 from ..ops.linalg import matmul
 from ..ops.shape import reshape, transpose
@@ -45,6 +46,9 @@ class _SpectralNormHook:
     def compute_weight(self, module: Module, do_power_iteration: bool) -> Tensor:
         weight = getattr(module, self.name + "_orig")
         u_buf, v_buf = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
+        if self.dim == 0 and kernels.active(weight.data, u_buf.data, v_buf.data):
+            steps = self.n_power_iterations if do_power_iteration else 0
+            return kernels.spectral_norm.spectral_norm(weight, u_buf.data, v_buf.data, steps, self.eps)
         w_mat = _matrix(weight, self.dim)
         if do_power_iteration and self.n_power_iterations > 0:
             u_buf.data, v_buf.data = power_iteration(w_mat.data, u_buf.data, v_buf.data,

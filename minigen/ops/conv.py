@@ -10,13 +10,17 @@ each other. The same array code runs on NumPy and CuPy (`xp`):
 - im2col: a strided view of every receptive field (no copy), copied once into a (C/g kh kw, Ho Wo)
   matrix per image and group; the conv is then one batched GEMM with the weights as (O/g, C/g kh kw).
 - col2im (the transpose): GEMM with the transposed weights, then one strided slice added per kernel tap.
+On CuPy arrays (CuPy has no cuDNN convolution) the two copies are CUDA kernels (minigen.kernels.im2col)
+and the GEMM is cuBLAS; F.masked_conv2d with stride 1 and dilation 1 runs the fused masked-conv kernel.
+`minigen.kernels.enabled = False` keeps the stride-trick composition on CuPy too.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
+from .. import backend, kernels
 from ..autograd import Function, Tensor
+from ..kernels.masked_conv2d import pixelcnn_mask
 from .shape import pad, reshape
 
 Pair = tuple[int, int]
@@ -70,10 +74,13 @@ def add_windows(buffer, cols, stride: Pair, dilation: Pair) -> None:
 
 
 def _im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, groups: int, out_size: Pair):
-    """cols (N, g, C/g kh kw, Ho Wo) of x's receptive fields, one copy of the strided view."""
+    """cols (N, g, C/g kh kw, Ho Wo) of x's receptive fields, one copy of the strided view (or the kernel)."""
     n, c = x.shape[:2]
-    view = sliding_windows(pad_spatial(x, padding), kernel, stride, dilation, out_size)
-    return view.reshape(n, groups, (c // groups) * kernel[0] * kernel[1], out_size[0] * out_size[1])
+    if kernels.active(x):
+        cols = kernels.im2col.cuda_im2col(x, kernel, stride, padding, dilation, out_size)
+    else:
+        cols = sliding_windows(pad_spatial(x, padding), kernel, stride, dilation, out_size)
+    return cols.reshape(n, groups, (c // groups) * kernel[0] * kernel[1], out_size[0] * out_size[1])
 
 
 def _conv2d(x, w, stride, padding, dilation, groups, out_size):
@@ -84,18 +91,26 @@ def _conv2d(x, w, stride, padding, dilation, groups, out_size):
     return y.reshape(n, o, *out_size)
 
 
+def _col2im(cols, image_size: Pair, stride: Pair, padding: Pair, dilation: Pair):
+    """The adjoint of im2col: cols (N, C, kh, kw, h, w) added into a padded (N, C) image, one strided slice
+    per kernel tap, then cropped to image_size (or the col2im kernel)."""
+    if kernels.active(cols):
+        return kernels.im2col.cuda_col2im(cols, image_size, stride, padding, dilation)
+    xp = backend.array_module(cols)
+    (n, c, kh, kw, h, v), (ph, pw), (dh, dw), (sh, sw) = cols.shape, padding, dilation, stride
+    rows = max(image_size[0] + 2 * ph, sh * (h - 1) + dh * (kh - 1) + 1)
+    columns = max(image_size[1] + 2 * pw, sw * (v - 1) + dw * (kw - 1) + 1)
+    buffer = xp.zeros((n, c, rows, columns), cols.dtype)
+    add_windows(buffer, cols, stride, dilation)
+    return xp.ascontiguousarray(buffer[:, :, ph:ph + image_size[0], pw:pw + image_size[1]])
+
+
 def _conv_transpose2d(x, w, stride, padding, dilation, groups, out_size):
     """The adjoint of _conv2d in its input: GEMM with the transposed weights, then col2im."""
-    xp = backend.array_module(x)
     (n, cin, h, v), (_, cout_g, kh, kw) = x.shape, w.shape
     wt = w.reshape(groups, cin // groups, cout_g * kh * kw).swapaxes(1, 2)
     cols = (wt @ x.reshape(n, groups, cin // groups, h * v)).reshape(n, groups * cout_g, kh, kw, h, v)
-    (ph, pw), (dh, dw), (sh, sw) = padding, dilation, stride
-    rows = max(out_size[0] + 2 * ph, sh * (h - 1) + dh * (kh - 1) + 1)
-    columns = max(out_size[1] + 2 * pw, sw * (v - 1) + dw * (kw - 1) + 1)
-    buffer = xp.zeros((n, groups * cout_g, rows, columns), cols.dtype)
-    add_windows(buffer, cols, stride, dilation)
-    return xp.ascontiguousarray(buffer[:, :, ph:ph + out_size[0], pw:pw + out_size[1]])
+    return _col2im(cols, out_size, stride, padding, dilation)
 
 
 def _conv2d_grad_weight(x, gy, kernel, stride, padding, dilation, groups):
@@ -251,30 +266,22 @@ def conv1d(x: Tensor, w: Tensor, b: Tensor | None = None, stride: int = 1, paddi
     return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
 
 
-def pixelcnn_mask(kh: int, kw: int, mask_type: str, dtype=np.float32) -> np.ndarray:
-    """The (kh, kw) raster-order mask of PixelCNN: 1 on the rows above the centre (kh//2, kw//2) and left
-    of it in its row; the centre itself is 1 for mask "B" and 0 for mask "A"."""
-    if mask_type not in ("A", "B"):
-        raise ValueError(f"pixelcnn_mask: mask_type must be 'A' or 'B', got {mask_type!r}")
-    mask = np.zeros((kh, kw), dtype)
-    ci, cj = kh // 2, kw // 2
-    mask[:ci] = 1
-    mask[ci, :cj + (mask_type == "B")] = 1
-    return mask
-
-
 def masked_conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, mask_type: str = "A", padding=None,
                   stride=1, dilation=1) -> Tensor:
     """conv2d(x, w * pixelcnn_mask(kh, kw, mask_type), b). padding None keeps the size ("same": the kernel
     centre sits on the output pixel, dilation * (k // 2) before and the rest after), so output pixel (i, j)
-    sees only input pixels before it in raster order (and (i, j) itself for mask B)."""
+    sees only input pixels before it in raster order (and (i, j) itself for mask B). On CUDA with stride 1
+    and dilation 1 the fused kernel runs (minigen.kernels.masked_conv2d: the masked taps are skipped)."""
     _check_rank("masked_conv2d", x, w)
     if mask_type not in ("A", "B"):
         raise ValueError(f"masked_conv2d: mask_type must be 'A' or 'B', got {mask_type!r} ({_where(x, w)})")
+    stride, dilation = pair(stride, "stride", "masked_conv2d"), pair(dilation, "dilation", "masked_conv2d")
+    if kernels.active(x.data, w.data) and stride == dilation == (1, 1):
+        return kernels.masked_conv2d.masked_conv2d(x, w, b, mask_type, padding)
     kh, kw = w.shape[2:]
     mask = backend.xp_for(w.device).asarray(pixelcnn_mask(kh, kw, mask_type), dtype=w.dtype)
     if padding is None:
-        dh, dw = pair(dilation, "dilation", "masked_conv2d")
+        dh, dw = dilation
         before = (dh * (kh // 2), dw * (kw // 2))
         after = (dh * (kh - 1) - before[0], dw * (kw - 1) - before[1])
         if before != after:

@@ -3,13 +3,15 @@
     g <- grad + weight_decay * p
     m <- beta1 * m + (1 - beta1) * g ;  v <- beta2 * v + (1 - beta2) * g^2 ;  v_max <- max(v_max, v)
     p <- p - lr / (1 - beta1^t) * m / (sqrt(v (or v_max)) / sqrt(1 - beta2^t) + eps)
+
+On CUDA (without AMSGrad) each parameter's update is one fused kernel launch (minigen.kernels.adam).
 """
 from __future__ import annotations
 
 import math
 from typing import Iterable
 
-from .. import backend
+from .. import backend, kernels
 from .optimizer import Optimizer
 
 
@@ -40,9 +42,13 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = xp.zeros_like(p)
         state["step"] += 1
         t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        if not group["amsgrad"] and kernels.active(p) and p.flags.c_contiguous:
+            kernels.adam.adam_step([p], [g], [m], [v], t, group["lr"], (b1, b2), group["eps"], wd,
+                                   multi_tensor=False)
+            return
         if wd:
             g = g + wd * p
-        m, v = state["exp_avg"], state["exp_avg_sq"]
         m *= b1
         m += (1 - b1) * g
         v *= b2

@@ -86,6 +86,7 @@ class EmulatedKernel:
 
     memory: dict = {}  # address -> Ptr, for kernels that receive tables of addresses
     launches = 0  # how many launches were emulated (tests check that the kernel path ran)
+    log: list = []  # the names of the kernels launched, in order (tests check which path ran)
 
     def __init__(self, name: str, kernel: str, dtype, **defines):
         self.name, self.kernel, self.dtype = name, kernel, np.dtype(dtype)
@@ -113,6 +114,7 @@ class EmulatedKernel:
         assert len(args) == len(self.types), f"{self.kernel}: {len(args)} arguments for {len(self.types)}"
         ptrs = [self._check(k, t, a) for k, (t, a) in enumerate(zip(self.types, args))]
         EmulatedKernel.launches += 1
+        EmulatedKernel.log.append(self.kernel)
         launch = Launch(block[0], grid[0], self.defines, self.memory)
         for bid in range(grid[0]):
             launch.bid = bid
@@ -147,6 +149,7 @@ def install(monkeypatch, block: int = 4, max_blocks: int = 3) -> None:
     monkeypatch.setattr(_cuda, "MAX_BLOCKS", max_blocks)
     monkeypatch.setattr(masked_conv2d, "_device_taps", masked_conv2d.mask_taps)
     EmulatedKernel.memory = {}
+    EmulatedKernel.log = []
 
 
 # ------------------------------------------------------------------------------ masked_conv2d.cu
@@ -333,6 +336,45 @@ def bias_act_backward(L, gy, y, gz, total, act, slope):
             idx += L.stride
 
 
+# -------------------------------------------------------------------------------------- im2col.cu
+
+def im2col(L, x, cols, N, C, H, W, kh, kw, Ho, Wo, sh, sw, ph, pw, dh, dw):
+    total = N * C * kh * kw * Ho * Wo
+    for _, idx in L.thread_starts():
+        while idx < total:
+            w = idx % Wo
+            h = (idx // Wo) % Ho
+            j = (idx // (Wo * Ho)) % kw
+            i = (idx // (Wo * Ho * kw)) % kh
+            nc = idx // (Wo * Ho * kw * kh)
+            r = h * sh - ph + i * dh
+            s = w * sw - pw + j * dw
+            cols[idx] = x[(nc * H + r) * W + s] if 0 <= r < H and 0 <= s < W else 0.0
+            idx += L.stride
+
+
+def col2im(L, cols, x, N, C, H, W, kh, kw, Ho, Wo, sh, sw, ph, pw, dh, dw):
+    total = N * C * H * W
+    for _, idx in L.thread_starts():
+        while idx < total:
+            s = idx % W
+            r = (idx // W) % H
+            nc = idx // (W * H)
+            col = nc * kh * kw * Ho * Wo
+            acc = 0.0
+            for i in range(kh):
+                hs = r + ph - i * dh  # C's / and % agree with Python's for hs >= 0, tested first
+                if hs < 0 or hs % sh != 0 or hs // sh >= Ho:
+                    continue
+                for j in range(kw):
+                    ws = s + pw - j * dw
+                    if ws < 0 or ws % sw != 0 or ws // sw >= Wo:
+                        continue
+                    acc += cols[col + ((i * kw + j) * Ho + hs // sh) * Wo + ws // sw]
+            x[idx] = acc
+            idx += L.stride
+
+
 # ---------------------------------------------------------------------------------------- adam.cu
 
 def _adam_update(p, g, m, v, i, beta1, beta2, eps, weight_decay, step_size, bc2_sqrt):
@@ -369,4 +411,4 @@ def adam_multi(L, table, tensors, chunks, *hyper):
 BODIES = {f.__name__: f for f in (
     masked_conv2d_forward, masked_conv2d_grad_input, masked_conv2d_grad_weight, maxout_forward,
     maxout_backward, maxout_select, sn_wt_u, sn_w_v, sn_normalize, sn_scale, bias_act_forward,
-    bias_act_backward, adam_step, adam_multi)}
+    bias_act_backward, im2col, col2im, adam_step, adam_multi)}

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import kernel_emulator
-from minigen.kernels import KERNELS, _cuda, adam
+from minigen.kernels import SOURCES, _cuda, adam
 
 NVCC = shutil.which("nvcc") or ("/usr/local/bin/nvcc" if Path("/usr/local/bin/nvcc").exists() else None)
 EXTRA = {"maxout": [{"index_t": "signed char"}, {"index_t": "int"}], "adam": [{"CHUNK": adam.CHUNK}]}
-VARIANTS = [(name, dtype, defines) for name in KERNELS for dtype in (np.float32, np.float64)
+VARIANTS = [(name, dtype, defines) for name in SOURCES for dtype in (np.float32, np.float64)
             for defines in EXTRA.get(name, [{}])]
 IDS = [f"{n}-{np.dtype(d).name}-{'-'.join(map(str, x.values())) or 'plain'}".replace(" ", "_") for n, d, x in VARIANTS]
 
@@ -56,7 +56,7 @@ def test_source_compiles_with_nvrtc(name, dtype, defines):
         assert f".entry {kernel[0]}(" in ptx, f"{kernel[0]} missing from the PTX of {name}.cu"
 
 
-@pytest.mark.parametrize("name", KERNELS)
+@pytest.mark.parametrize("name", SOURCES)
 def test_every_kernel_is_launched_and_emulated(name):
     kernels = [k for k, _ in kernel_emulator._SIGNATURE.findall(_cuda.source(name))]
     wrapper = (_cuda.HERE / f"{name}.py").read_text()
