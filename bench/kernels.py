@@ -246,6 +246,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--reps", type=int, default=10, help="back-to-back calls per timing")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for kernels-<gpu>.json")
     args = parser.parse_args(argv)
+    import minigen.kernels
+
+    minigen.kernels.enabled = False  # the kernels are called directly; compositions must stay plain CuPy
     cp = require_gpu("bench/kernels.py")
     torch = import_torch()
     if torch is None:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 import minigen as mg
+import minigen.kernels
 import minigen.functional as F
 from minigen import nn, optim
 from minigen.kernels.adam import adam_step
@@ -138,7 +139,14 @@ def minigen_steps(device: str, sizes: dict, kernels: bool) -> dict:
         loss.backward()
         opt.step()
 
-    return {"dcgan": dcgan_step, "pixelcnn": pixelcnn_step}
+    def with_kernels(step):
+        """Run `step` with minigen's fused kernels switched on or off (the variants are interleaved)."""
+        def run():
+            minigen.kernels.enabled = kernels
+            step()
+        return run
+
+    return {"dcgan": with_kernels(dcgan_step), "pixelcnn": with_kernels(pixelcnn_step)}
 
 
 def torch_steps(torch, device: str, sizes: dict) -> dict:

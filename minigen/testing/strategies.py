@@ -112,7 +112,8 @@ class ConvGeometry:
 @st.composite
 def conv_geometries(draw, dims: int = 2, max_size: int = 7, max_kernel: int = 3, max_channels: int = 4,
                     allow_groups: bool = True) -> ConvGeometry:
-    """Conv geometries whose output is at least 1 pixel along every spatial axis."""
+    """Conv geometries whose output is at least 1 pixel along every spatial axis (a side may exceed
+    `max_size` when the dilated kernel needs it)."""
     groups = draw(st.sampled_from([1, 2])) if allow_groups else 1
     cin = groups * draw(st.integers(1, max_channels // groups))
     cout = groups * draw(st.integers(1, max_channels // groups))
@@ -120,5 +121,6 @@ def conv_geometries(draw, dims: int = 2, max_size: int = 7, max_kernel: int = 3,
     stride = draw(st.integers(1, 2))
     padding = draw(st.integers(0, 2))
     dilation = draw(st.integers(1, 2))
-    size = tuple(draw(st.integers(max(1, dilation * (k - 1) + 1 - 2 * padding), max_size)) for k in kernel)
+    smallest = [max(1, dilation * (k - 1) + 1 - 2 * padding) for k in kernel]
+    size = tuple(draw(st.integers(lo, max(lo, max_size))) for lo in smallest)
     return ConvGeometry(draw(st.integers(1, 2)), cin, cout, size, kernel, stride, padding, dilation, groups)
