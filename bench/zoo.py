@@ -3,7 +3,9 @@
     python bench/zoo.py                      # every model that declares a zoo run
     python bench/zoo.py --only nade,made     # a subset; other entries of zoo.json are kept
 
-A model declares `zoo_run = {"data": "digits", "steps": 3000, "set": {...}}` (a class attribute). Each
+A model declares `zoo_run = {"data": "digits", "steps": 3000, "set": {...}}` (a class attribute), or
+`zoo_runs = [run, run, ...]` for several data sets (recorded as NAME, NAME@data, ... or NAME@tag when a
+run has a "tag"; `--only gan@ring8` reruns one of them). Each
 run is the `minigen train` command recorded in the JSON, so the numbers reproduce exactly. PyTorch
 reference numbers, where bench/reference/ has an implementation, are read from
 bench/results/reference.json ({name: {metric: value, ...}}). Writes bench/results/zoo.json and a
@@ -37,8 +39,20 @@ def command(name: str, run: dict, out: str) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def run_one(name: str, run: dict) -> dict:
-    out = os.path.join("runs", "zoo", name)
+def runs_of(name: str) -> list:
+    """[(key, run), ...]: a model's `zoo_runs` (several data sets; keys name, name@data, ...) or its zoo_run."""
+    cls = models.model_class(name.split("@")[0])
+    runs = getattr(cls, "zoo_runs", None) or ([cls.zoo_run] if getattr(cls, "zoo_run", None) else [])
+    keyed = [(run_key(name.split("@")[0], k, r), r) for k, r in enumerate(runs)]
+    return [(key, r) for key, r in keyed if "@" not in name or key == name]
+
+
+def run_key(name: str, k: int, run: dict) -> str:
+    return name if k == 0 else f"{name}@{run.get('tag', run.get('data', 'digits'))}"
+
+
+def run_one(name: str, run: dict, key: str | None = None) -> dict:
+    out = os.path.join("runs", "zoo", key or name)
     cmd = command(name, run, out)
     print(f"[zoo] {cmd}", flush=True)
     t0 = time.perf_counter()
@@ -69,19 +83,21 @@ def main() -> None:
     zoo = json.load(open(path)) if os.path.exists(path) else {"models": {}}
     reference_path = os.path.join(RESULTS, "reference.json")
     reference = json.load(open(reference_path)) if os.path.exists(reference_path) else {}
+    done = []
     for name in wanted:
-        run = getattr(models.model_class(name), "zoo_run", None)
-        if not run:
+        runs = runs_of(name)
+        if not runs:
             print(f"[zoo] {name} declares no zoo_run; skipped")
-            continue
-        entry = run_one(name, run)
-        entry["reference"] = reference.get(name, {})
-        zoo["models"][name] = entry
+        for key, run in runs:
+            entry = run_one(name.split("@")[0], run, key)
+            entry["reference"] = reference.get(key, {})
+            zoo["models"][key] = entry
+            done.append(key)
     fresh = {"models": {}}
     if os.path.exists(path):  # re-read: another zoo run may have written meanwhile
         with open(path) as f:
             fresh = json.load(f)
-    fresh["models"].update({name: zoo["models"][name] for name in wanted if name in zoo["models"]})
+    fresh["models"].update({key: zoo["models"][key] for key in done})
     zoo = fresh
     zoo["machine"] = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores".strip()
     zoo["versions"] = {"minigen": minigen.__version__, "numpy": np.__version__,

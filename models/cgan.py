@@ -25,7 +25,7 @@ import minigen as mg
 import minigen.functional as F
 from minigen import nn, optim
 
-from .gan_toolkit import GANModel
+from .gan_toolkit import GANModel, zoo_runs
 
 NAMES = (("zero", "null", "cero"), ("one", "eins", "uno"), ("two", "zwei", "dos"), ("three", "drei", "tres"),
          ("four", "vier", "cuatro"), ("five", "fuenf", "cinco"), ("six", "sechs", "seis"),
@@ -79,9 +79,9 @@ class CGAN(GANModel):
 
     conditional = True
     loss_kind = "non-saturating"
-    zoo_run = {"data": "digits", "steps": 3000, "set": {}}
-    zoo_runs = [zoo_run, {"data": "digits", "steps": 3000, "set": {"task": "words"}, "tag": "words"},
-                {"data": "ring8", "steps": 2000, "set": {}}, {"data": "grid25", "steps": 2000, "set": {}}]
+    zoo_runs = zoo_runs({"digits": 3000, "ring8": 5000, "grid25": 5000})
+    zoo_runs.insert(1, {"data": "digits", "steps": 3000, "set": {"task": "words"}, "tag": "words"})
+    zoo_run = zoo_runs[0]
 
     @classmethod
     def default_config(cls, data: str) -> dict:
@@ -110,7 +110,6 @@ class CGAN(GANModel):
         self.generator = cgan_generator(z_dim, c_dim, x_dim, gz, gc, gj, dropout, out_act)
         self.discriminator = cgan_discriminator(x_dim, c_dim, dx, dc, dj, dropout)
         self.selected = copy.deepcopy(self.generator).requires_grad_(False)
-        self.register_buffer("steps_done", mg.tensor(np.array(0, np.int64)))
         self.register_buffer("best_valid_ll", mg.tensor(np.array(-np.inf)))
 
     # ----------------------------------------------------------------------------------- the model
@@ -170,7 +169,7 @@ class CGAN(GANModel):
         return [optim.SGD(self.generator_parameters(), lr=self.lr, momentum=m),
                 optim.SGD(self.discriminator_parameters(), lr=self.lr, momentum=m)]
 
-    def _schedule(self, optimizers, t: int) -> None:
+    def schedule(self, optimizers, t: int) -> None:
         """lr_t = max(lr / decay^t, min_lr); momentum_t ramps linearly over momentum_steps (the paper's)."""
         lr = max(self.lr / self.decay ** t, self.min_lr)
         m0, m1 = self.momentum
@@ -180,13 +179,10 @@ class CGAN(GANModel):
                 group["lr"], group["momentum"] = lr, m
 
     def train_step(self, batch, optimizers) -> dict:
-        t = int(self.steps_done.numpy())
-        self._schedule(optimizers, t)
         if self.task == "words":
             batch = self.words_batch(batch)
         logs = super().train_step(batch, optimizers)
-        self.steps_done.data = self.steps_done.data + 1
-        if self.select_every and (t + 1) % self.select_every == 0:
+        if self.select_every and int(self.steps_done.numpy()) % self.select_every == 0:
             logs.update(self.select())
         return logs
 

@@ -17,7 +17,7 @@ import numpy as np
 import minigen as mg
 from minigen import nn
 
-from .gan_toolkit import GANModel
+from .gan_toolkit import GANModel, run_steps, zoo_runs
 
 
 def dcgan_init_(module: nn.Module) -> None:
@@ -68,18 +68,21 @@ def mlp_body_bn(in_dim: int, hidden) -> nn.Sequential:
 class DCGAN(GANModel):
     """Convolutional GAN on digits (MLP with DCGAN's recipe on the toys)."""
 
-    zoo_run = {"data": "digits", "steps": 2000, "set": {}}
-    zoo_runs = [zoo_run, {"data": "ring8", "steps": 3000, "set": {}}, {"data": "grid25", "steps": 3000, "set": {}}]
+    zoo_runs = zoo_runs({"digits": 2000, "ring8": 5000, "grid25": 10000})
+    zoo_run = zoo_runs[0]
 
     @classmethod
     def default_config(cls, data: str) -> dict:
+        """Adam(2e-4, 0.5) as in the paper; on the toys decayed linearly to 0 over the zoo run."""
         if data == "digits":
-            return {"lr": 2e-4, "batch_size": 64, "z_dim": 32, "channels": 32, "hidden": [128, 128]}
-        return {"lr": 2e-4, "batch_size": 256, "z_dim": 16, "channels": 32, "hidden": [256, 256]}
+            return {"lr": 2e-4, "batch_size": 64, "z_dim": 32, "channels": 32, "hidden": [128, 128],
+                    "decay_steps": 0}
+        return {"lr": 2e-4, "batch_size": 128, "z_dim": 16, "channels": 32, "hidden": [256, 256],
+                "decay_steps": run_steps(cls, data)}
 
     def __init__(self, data: str = "digits", lr: float = 2e-4, batch_size: int = 64, z_dim: int = 32,
-                 channels: int = 32, hidden=(128, 128)):
-        super().__init__(data, lr, batch_size, n_critic=1, loss="non-saturating")
+                 channels: int = 32, hidden=(128, 128), decay_steps: int = 0):
+        super().__init__(data, lr, batch_size, n_critic=1, loss="non-saturating", decay_steps=decay_steps)
         self.z_dim = z_dim
         if self.is_toy:
             self.generator = mlp_generator_bn(z_dim, hidden, 2)

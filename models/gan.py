@@ -10,7 +10,7 @@ import numpy as np
 
 from minigen import nn
 
-from .gan_toolkit import GANModel, mlp
+from .gan_toolkit import GANModel, mlp, run_steps, zoo_runs
 
 
 def maxout_discriminator(in_dim: int, hidden: tuple, pieces: int, dropout: float,
@@ -31,32 +31,37 @@ def maxout_discriminator(in_dim: int, hidden: tuple, pieces: int, dropout: float
 class GAN(GANModel):
     """Goodfellow et al. (2014) scaled to 8x8 digits and to the 2-D toys."""
 
-    zoo_run = {"data": "digits", "steps": 3000, "set": {}}
-    zoo_runs = [zoo_run, {"data": "ring8", "steps": 3000, "set": {}},
-                {"data": "grid25", "steps": 3000, "set": {}}]
+    zoo_runs = zoo_runs({"digits": 3000, "ring8": 5000, "grid25": 10000})
+    zoo_run = zoo_runs[0]
 
     @classmethod
     def default_config(cls, data: str) -> dict:
+        """lr decays linearly to 0 over the zoo run's length (vanilla GANs drift without it)."""
         if data == "digits":
-            return {"lr": 2e-4, "batch_size": 64, "z_dim": 32, "g_hidden": [256, 256], "d_hidden": [128, 128],
-                    "pieces": 5, "dropout": 0.5, "input_dropout": 0.2, "loss": "non-saturating"}
-        return {"lr": 2e-4, "batch_size": 256, "z_dim": 16, "g_hidden": [128, 128], "d_hidden": [128, 128],
-                "pieces": 5, "dropout": 0.0, "input_dropout": 0.0, "loss": "non-saturating"}
+            return {"lr": 1e-3, "batch_size": 64, "z_dim": 32, "g_hidden": [256, 256], "d_hidden": [128, 128],
+                    "pieces": 5, "dropout": 0.5, "input_dropout": 0.2, "loss": "non-saturating",
+                    "decay_steps": run_steps(cls, data)}
+        return {"lr": 5e-4, "batch_size": 128, "z_dim": 16, "g_hidden": [128, 128], "d_hidden": [128, 128],
+                "pieces": 5, "dropout": 0.0, "input_dropout": 0.0, "loss": "non-saturating",
+                "decay_steps": run_steps(cls, data)}
 
     def __init__(self, data: str = "digits", lr: float = 2e-4, batch_size: int = 64, z_dim: int = 32,
                  g_hidden=(256, 256), d_hidden=(128, 128), pieces: int = 5, dropout: float = 0.5,
-                 input_dropout: float = 0.2, loss: str = "non-saturating"):
+                 input_dropout: float = 0.2, loss: str = "non-saturating", decay_steps: int = 0):
         if loss not in ("minimax", "non-saturating"):
             raise ValueError(f"GAN: loss must be 'minimax' or 'non-saturating', got {loss!r}")
-        super().__init__(data, lr, batch_size, n_critic=1, loss=loss)
+        super().__init__(data, lr, batch_size, n_critic=1, loss=loss, decay_steps=decay_steps)
         self.z_dim = z_dim
         out_dim = int(np.prod(self.data_shape))
         self.generator = mlp(z_dim, g_hidden, out_dim, out_activation=None if self.is_toy else nn.Sigmoid)
         self.discriminator = maxout_discriminator(out_dim, tuple(d_hidden), pieces, dropout, input_dropout)
 
 
-def gradient_magnitude_figure(path: str, steps: int = 300, seed: int = 0) -> dict:
-    """Train the digits GAN with each generator loss from the same start; plot ||dL_G/dtheta_G|| per step."""
+def gradient_magnitude_figure(path: str, steps: int = 300, d_warmup: int = 300, seed: int = 0) -> dict:
+    """Early training with each generator loss from the same start: the discriminator first trains alone
+    for `d_warmup` steps at 5x the learning rate (so that, as early in training, it rejects G's samples
+    confidently), then both train as usual.
+    Plots ||dL_G/dtheta_G|| and D's mean logit on generated samples per generator step."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,27 +73,36 @@ def gradient_magnitude_figure(path: str, steps: int = 300, seed: int = 0) -> dic
     for loss in ("minimax", "non-saturating"):
         mg.manual_seed(seed)
         model = GAN("digits", **{**GAN.default_config("digits"), "loss": loss})
-        opts = model.configure_optimizers()
-        batches = iter(model.loader("train", seed=seed))
-        norms = []
-        for _ in range(steps):
-            try:
-                batch = next(batches)
-            except StopIteration:
-                batches = iter(model.loader("train", seed=seed))
-                batch = next(batches)
-            norms.append(model.train_step(batch, opts)["g_grad_norm"])
-        curves[loss] = norms
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for loss, norms in curves.items():
-        ax.semilogy(np.arange(1, steps + 1), norms, label=f"{loss}: " +
-                    ("log(1 - D(G(z)))" if loss == "minimax" else "-log D(G(z))"))
-    ax.set(xlabel="generator step", ylabel="||grad of generator loss||", title="GAN on digits: early training")
-    ax.legend(fontsize=8)
+        opt_g, opt_d = model.configure_optimizers()
+        batches = _batches(model, seed)
+        for group in opt_d.param_groups:
+            group["lr"] *= 5
+        for _ in range(d_warmup):
+            model.discriminator_step(next(batches)[0], None, opt_d)
+        for group in opt_d.param_groups:
+            group["lr"] /= 5
+        logs = [model.train_step(next(batches), [opt_g, opt_d]) for _ in range(steps)]
+        curves[loss] = ([r["g_grad_norm"] for r in logs], [r["d_fake"] for r in logs])
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    t = np.arange(1, steps + 1)
+    for loss, (norms, d_fake) in curves.items():
+        label = f"{loss}: " + ("log(1 - D(G(z)))" if loss == "minimax" else "-log D(G(z))")
+        ax1.semilogy(t, norms, label=label)
+        ax2.plot(t, d_fake, label=label)
+    ax1.set(xlabel="generator step", ylabel="||grad of generator loss||")
+    ax1.set_title(f"after {d_warmup} discriminator-only steps", fontsize=9)
+    ax2.set(xlabel="generator step", ylabel="mean logit of D(G(z))")
+    ax1.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
-    return {k: float(np.mean(v[:50])) for k, v in curves.items()}
+    return {k: float(np.mean(v[0][:50])) for k, v in curves.items()}
+
+
+def _batches(model: GAN, seed: int):
+    """Endless training batches."""
+    while True:
+        yield from model.loader("train", seed=seed)
 
 
 if __name__ == "__main__":

@@ -180,11 +180,12 @@ class GANModel(GenerativeModel):
     loss_kind = "non-saturating"
 
     def __init__(self, data: str = "digits", lr: float = 2e-4, batch_size: int = 64, n_critic: int = 1,
-                 loss: str | None = None):
+                 loss: str | None = None, decay_steps: int = 0):
         super().__init__(data, lr, batch_size)
         if n_critic < 1:
             raise ValueError(f"{type(self).__name__}: n_critic must be >= 1, got {n_critic}")
-        self.n_critic = n_critic
+        self.n_critic, self.decay_steps = n_critic, decay_steps
+        self.register_buffer("steps_done", mg.tensor(np.array(0, np.int64)))
         if loss is not None:
             _check_kind(loss)
             self.loss_kind = loss
@@ -322,8 +323,18 @@ class GANModel(GenerativeModel):
         opt_g.step()
         return {**logs, **extra_logs}
 
+    def schedule(self, optimizers, t: int) -> None:
+        """The learning rate at step t: constant, or decayed linearly to 0 over `decay_steps` steps."""
+        if self.decay_steps:
+            for opt in optimizers:
+                for group in opt.param_groups:
+                    group.setdefault("initial_lr", group["lr"])
+                    group["lr"] = group["initial_lr"] * max(0.0, 1 - t / self.decay_steps)
+
     def train_step(self, batch, optimizers) -> dict:
         """n_critic discriminator updates (one per real minibatch in `batch`), then one generator update."""
+        self.schedule(optimizers, int(self.steps_done.numpy()))
+        self.steps_done.data = self.steps_done.data + 1
         opt_g, opt_d = optimizers[0], optimizers[1]
         x, y = (batch[0], batch[1] if self.conditional else None) if isinstance(batch, (tuple, list)) \
             else (batch, None)
@@ -359,10 +370,14 @@ class GANModel(GenerativeModel):
             gan_eval.image_grid_figure(self.sample(n, np.random.default_rng(0)), path)
 
 
-def zoo_runs(digits_steps: int, toy_steps: int, **settings) -> list:
-    """The zoo runs of a GAN: digits first (its row in the table), then the ring and the grid."""
-    return [{"data": "digits", "steps": digits_steps, "set": dict(settings)}] + [
-        {"data": toy, "steps": toy_steps, "set": dict(settings)} for toy in TOYS]
+def zoo_runs(steps: dict, **settings) -> list:
+    """The zoo runs of a GAN from {data: steps}: digits first (its row in the table), then the toys."""
+    return [{"data": data, "steps": n, "set": dict(settings)} for data, n in steps.items()]
+
+
+def run_steps(cls, data: str) -> int:
+    """The number of steps of `cls`'s zoo run on `data` (the length of its learning-rate decay)."""
+    return next(r["steps"] for r in cls.zoo_runs if r["data"] == data)
 
 
 class MLPGAN(GANModel):
@@ -375,12 +390,13 @@ class MLPGAN(GANModel):
     @classmethod
     def mlp_config(cls, data: str) -> dict:
         if data == "digits":
-            return {"z_dim": 32, "g_hidden": [256, 256], "d_hidden": [256, 256], "batch_size": 64}
-        return {"z_dim": 16, "g_hidden": [128, 128, 128], "d_hidden": [128, 128, 128], "batch_size": 128}
+            return {"z_dim": 32, "g_hidden": [256, 256], "d_hidden": [256, 256], "batch_size": 64, "decay_steps": 0}
+        return {"z_dim": 16, "g_hidden": [128, 128, 128], "d_hidden": [128, 128, 128], "batch_size": 128,
+                "decay_steps": run_steps(cls, data)}
 
     def __init__(self, data: str, lr: float, batch_size: int, z_dim: int, g_hidden, d_hidden, n_critic: int,
-                 loss: str):
-        super().__init__(data, lr, batch_size, n_critic=n_critic, loss=loss)
+                 loss: str, decay_steps: int = 0):
+        super().__init__(data, lr, batch_size, n_critic=n_critic, loss=loss, decay_steps=decay_steps)
         self.z_dim = z_dim
         out_dim = int(np.prod(self.data_shape))
         self.generator = mlp(z_dim, g_hidden, out_dim, out_activation=None if self.is_toy else nn.Sigmoid)

@@ -20,6 +20,7 @@ import minigen.functional as F
 from minigen import nn
 
 from .dcgan import DCGAN, conv_body, dcgan_init_, mlp_body_bn
+from .gan_toolkit import run_steps, zoo_runs
 
 
 class InfoDiscriminator(nn.Module):
@@ -44,19 +45,19 @@ class InfoDiscriminator(nn.Module):
 class InfoGAN(DCGAN):
     """DCGAN-style InfoGAN with one categorical and `n_cont` continuous codes."""
 
-    zoo_run = {"data": "digits", "steps": 2000, "set": {}}
-    zoo_runs = [zoo_run, {"data": "ring8", "steps": 3000, "set": {}}, {"data": "grid25", "steps": 3000, "set": {}}]
+    zoo_runs = zoo_runs({"digits": 2000, "ring8": 5000, "grid25": 10000})
+    zoo_run = zoo_runs[0]
 
     @classmethod
     def default_config(cls, data: str) -> dict:
-        base = DCGAN.default_config(data)
+        base = {**DCGAN.default_config(data), "decay_steps": 0 if data == "digits" else run_steps(cls, data)}
         return {**base, "z_dim": 16 if data == "digits" else 8, "n_cat": 10, "n_cont": 2, "lambda_cat": 1.0,
                 "lambda_cont": 0.1}
 
     def __init__(self, data: str = "digits", lr: float = 2e-4, batch_size: int = 64, z_dim: int = 16,
                  channels: int = 32, hidden=(128, 128), n_cat: int = 10, n_cont: int = 2,
-                 lambda_cat: float = 1.0, lambda_cont: float = 0.1):
-        super().__init__(data, lr, batch_size, z_dim + n_cat + n_cont, channels, hidden)
+                 lambda_cat: float = 1.0, lambda_cont: float = 0.1, decay_steps: int = 0):
+        super().__init__(data, lr, batch_size, z_dim + n_cat + n_cont, channels, hidden, decay_steps)
         self.noise_dim, self.n_cat, self.n_cont = z_dim, n_cat, n_cont
         self.lambda_cat, self.lambda_cont = lambda_cat, lambda_cont
         body, features = (mlp_body_bn(2, hidden), hidden[-1]) if self.is_toy else (conv_body(channels), 8 * channels)

@@ -96,12 +96,12 @@ def test_sngan_every_discriminator_layer_has_sigma_of_its_weight():
 def test_cgan_schedule_and_toy_labels():
     model = tiny("cgan", "ring8")
     opts = model.configure_optimizers()
-    model._schedule(opts, 1000)
+    model.schedule(opts, 1000)
     group = opts[0].param_groups[0]
     assert group["lr"] == pytest.approx(0.1 / 1.00004 ** 1000) and group["momentum"] == pytest.approx(0.7)
-    model._schedule(opts, 125)
+    model.schedule(opts, 125)
     assert opts[1].param_groups[0]["momentum"] == pytest.approx(0.6)
-    model._schedule(opts, 10 ** 7)
+    model.schedule(opts, 10 ** 7)
     assert opts[1].param_groups[0]["lr"] == 1e-6
     x, y = next(iter(model.loader("train")))
     centres = gt.toy_centres("ring8")

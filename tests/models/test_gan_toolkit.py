@@ -115,7 +115,7 @@ class _Counting:
     """An optimizer wrapper that counts steps."""
 
     def __init__(self, opt):
-        self.opt, self.steps = opt, 0
+        self.opt, self.steps, self.param_groups = opt, 0, opt.param_groups
 
     def zero_grad(self):
         self.opt.zero_grad()
@@ -159,3 +159,14 @@ def test_toy_stream_resumes_exactly():
     b.load_state_dict(state)
     np.testing.assert_array_equal(next(iter(b))[0].numpy(), expected)
     assert not np.array_equal(next(iter(gt.ToyStream("grid25", 16, seed=6)))[0].numpy(), expected)
+
+
+def test_linear_learning_rate_decay_reaches_zero():
+    model = models.create("wgan-gp", data="ring8", decay_steps=4, lr=1e-3, g_hidden=[8], d_hidden=[8])
+    opts = model.configure_optimizers()
+    for t, factor in ((0, 1.0), (2, 0.5), (4, 0.0), (9, 0.0)):
+        model.schedule(opts, t)
+        assert all(g["lr"] == pytest.approx(1e-3 * factor) for o in opts for g in o.param_groups)
+    batch = next(iter(model.loader("train")))
+    model.train_step(batch, opts)
+    assert int(model.steps_done.numpy()) == 1
