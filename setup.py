@@ -8,7 +8,7 @@ setup(
     packages=["minigen", "minigen.ops", "minigen.nn", "minigen.optim", "minigen.data", "minigen.testing",
               "minigen.kernels", "minigen.models"],
     package_dir={"minigen": "minigen", "minigen.kernels": "kernels", "minigen.models": "models"},
-    package_data={"minigen.kernels": ["*.cu"]},
+    package_data={"minigen.kernels": ["*.cu"], "minigen.models": ["*.npz"]},
     install_requires=["numpy>=2"],
     extras_require={
         "test": ["pytest>=8", "hypothesis>=6"],

@@ -98,7 +98,7 @@ def test_cgan_schedule_and_toy_labels():
     opts = model.configure_optimizers()
     model.schedule(opts, 1000)
     group = opts[0].param_groups[0]
-    assert group["lr"] == pytest.approx(0.1 / 1.00004 ** 1000) and group["momentum"] == pytest.approx(0.7)
+    assert group["lr"] == pytest.approx(model.lr / 1.00004 ** 1000) and group["momentum"] == pytest.approx(0.7)
     model.schedule(opts, 125)
     assert opts[1].param_groups[0]["momentum"] == pytest.approx(0.6)
     model.schedule(opts, 10 ** 7)
