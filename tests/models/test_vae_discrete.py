@@ -1,4 +1,4 @@
-"""The categorical-latent VAE: REINFORCE is unbiased (against the exact gradient by enumerating every code),
+"""The categorical-latent VAE (models/discrete_vae.py, "gumbel-vae"): REINFORCE is unbiased (against the exact gradient by enumerating every code),
 Gumbel-softmax has lower variance on the same model and batch, the baseline reduces REINFORCE's variance,
 temperature annealing, straight-through, and the exact log p(x) by enumeration against the IWAE estimate."""
 import itertools
