@@ -46,23 +46,8 @@ except ImportError:
 
 # ------------------------------------------------------------------------- (a) 10 elementwise ops
 
-def elementwise_minigen(x, y):
-    a = x * y
-    b = a + x
-    c = b.tanh()
-    d = c * y
-    e = d - x
-    f = e.sigmoid()
-    g = f * 2.0
-    h = g + y
-    i = h.relu()
-    j = i * x
-    j.sum().backward()
-    return x.grad, y.grad
-
-
-def elementwise_torch(x, y):
-    x.grad = y.grad = None
+def elementwise_graph(x, y):
+    """The 10-op graph and its backward; the same code runs on minigen and on PyTorch tensors."""
     a = x * y
     b = a + x
     c = b.tanh()
@@ -168,10 +153,10 @@ def measure(cases: dict, calls: int, repeats: int) -> dict:
 def _elementwise_cases(rng) -> dict:
     x, y = (rng.standard_normal((64, 64)).astype(np.float32) for _ in range(2))
     cases = {"numpy": (elementwise_numpy, (x, y)),
-             "minigen": (lambda a, b: elementwise_minigen(mg.tensor(a, requires_grad=True),
+             "minigen": (lambda a, b: elementwise_graph(mg.tensor(a, requires_grad=True),
                                                           mg.tensor(b, requires_grad=True)), (x, y))}
     if torch is not None:
-        cases["torch"] = (lambda a, b: elementwise_torch(a.clone().requires_grad_(), b.clone().requires_grad_()),
+        cases["torch"] = (lambda a, b: elementwise_graph(a.clone().requires_grad_(), b.clone().requires_grad_()),
                           (torch.from_numpy(x), torch.from_numpy(y)))
     return cases
 
