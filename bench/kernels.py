@@ -7,8 +7,10 @@ kernel's time, the same math as plain CuPy array operations (what the engine run
 and the PyTorch equivalent, then the kernel's achieved bandwidth (the bytes the op must at least move /
 its time) and that as a fraction of the GPU's peak. Times come from CUDA events after a warm-up: each
 round times every variant once (in a rotating order, so that clocks and caches drift evenly) over `reps`
-back-to-back calls, and the table reports the median over rounds. Writes
-bench/results/kernels-<gpu>.json in DESIGN's format. Needs a CUDA GPU (exits with a message otherwise);
+back-to-back calls, and the table reports the median over rounds. The convolutions (CuPy has no cuDNN)
+compare the implicit-GEMM kernels with the im2col/col2im kernels + cuBLAS (the "cupy" column) and with
+cuDNN through PyTorch, both in its default (TF32) and strict-FP32 modes, and add TFLOP/s. Writes
+bench/results/kernels-<gpu>.json in DESIGN's format (extra keys: ms_torch_fused, ms_torch_fp32, tflops). Needs a CUDA GPU (exits with a message otherwise);
 PyTorch is optional (its column is then null).
 """
 from __future__ import annotations
@@ -27,7 +29,7 @@ import numpy as np
 
 import minigen as mg
 import minigen.functional as F
-from minigen.kernels import adam, bias_act, masked_conv2d, maxout, spectral_norm
+from minigen.kernels import adam, bias_act, im2col, implicit_gemm, masked_conv2d, maxout, spectral_norm
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -43,6 +45,8 @@ class Case:
     cupy: Callable
     torch: Callable | None = None
     torch_fused: Callable | None = None
+    torch_fp32: Callable | None = None  # convolutions: PyTorch with TF32 off (its default uses TF32)
+    flops: int = 0  # convolutions: multiply-adds x 2, for TFLOP/s
 
 
 def require_gpu(script: str):
@@ -137,7 +141,7 @@ def median_ms(variants: dict, rounds: int, reps: int, warmup: int = 3) -> dict:
 # --------------------------------------------------------------------------------------------- cases
 
 def cases(cp, torch) -> list[Case]:
-    """The five kernels on shapes from the models that use them."""
+    """The five kernels on shapes from the models that use them, then the convolutions."""
     rng = np.random.default_rng(0)
     f32 = np.float32
     nbytes = np.dtype(f32).itemsize
@@ -237,7 +241,68 @@ def cases(cp, torch) -> list[Case]:
         torch_step, torch_fused = make_torch(None), make_torch(True)
     out.append(Case("adam", f"{len(shapes)} DCGAN parameters, {count} elements", 7 * count * nbytes,
                     kernel_adam, composed_adam, torch_step, torch_fused))
+    return out + conv_cases(cp, torch, both)
+
+
+def conv_cases(cp, torch, both) -> list[Case]:
+    """Convolution on the GPU (CuPy has no cuDNN): the implicit-GEMM kernels against the im2col/col2im
+    kernels + cuBLAS (the "cupy" column here) and cuDNN through PyTorch, with and without TF32."""
+    out = []
+    one = (1, 1)
+    for name, (n, c, o, size, k) in {"conv2d": (64, 64, 64, 28, 3), "conv2d_7x7": (64, 32, 32, 28, 7)}.items():
+        (x, xt), (w, wt), (b, bt) = both((n, c, size, size)), both((o, c, k, k), 0.05), both((o,))
+        pad, out_size = (k // 2, k // 2), (size, size)
+
+        def by_im2col(x=x, w=w, b=b, k=k, pad=pad, out_size=out_size):
+            cols = im2col.cuda_im2col(x, (k, k), one, pad, one, out_size).reshape(x.shape[0], -1, size * size)
+            return (w.reshape(1, w.shape[0], -1) @ cols).reshape(x.shape[0], -1, size, size) + b[:, None, None]
+
+        def torch_conv(xt=xt, wt=wt, bt=bt, k=k):
+            return torch.nn.functional.conv2d(xt, wt, bt, padding=k // 2)
+        out.append(Case(name, f"x ({n}, {c}, {size}, {size}), w ({o}, {c}, {k}, {k}), same padding",
+                        (x.size + w.size + n * o * size * size) * x.itemsize,
+                        lambda x=x, w=w, b=b, pad=pad, out_size=out_size:
+                            implicit_gemm.cuda_conv2d(x, w, b, one, pad, one, 1, out_size),
+                        by_im2col, torch_conv if torch else None, torch_fp32=fp32(torch, torch_conv),
+                        flops=2 * n * o * size * size * c * k * k))
+    n, c, o, size, k = 64, 64, 64, 28, 3
+    (x, xt), (w, wt), (gy, gyt) = both((n, c, size, size)), both((o, c, k, k), 0.05), both((n, o, size, size))
+    flops = 2 * n * o * size * size * c * k * k
+
+    def grad_weight_by_im2col():
+        cols = im2col.cuda_im2col(x, (k, k), one, one, one, (size, size)).reshape(n, -1, size * size)
+        return (gy.reshape(n, o, -1) @ cols.swapaxes(1, 2)).sum(axis=0).reshape(o, c, k, k)
+
+    def grad_input_by_col2im():
+        cols = (w.reshape(o, -1).T @ gy.reshape(n, o, -1)).reshape(n, c, k, k, size, size)
+        return im2col.cuda_col2im(cols, (size, size), one, one, one)
+
+    def torch_grad_weight():
+        return torch.nn.grad.conv2d_weight(xt, (o, c, k, k), gyt, padding=1)
+
+    def torch_grad_input():
+        return torch.nn.grad.conv2d_input((n, c, size, size), wt, gyt, padding=1)
+    shape = f"x ({n}, {c}, {size}, {size}), w ({o}, {c}, {k}, {k}), padding 1"
+    out.append(Case("conv2d_grad_weight", shape, (x.size + gy.size + w.size) * x.itemsize,
+                    lambda: implicit_gemm.cuda_conv2d_grad_weight(x, gy, (k, k), one, one, one, 1),
+                    grad_weight_by_im2col, torch_grad_weight if torch else None,
+                    torch_fp32=fp32(torch, torch_grad_weight), flops=flops))
+    out.append(Case("conv2d_grad_input", shape, (x.size + gy.size + w.size) * x.itemsize,
+                    lambda: implicit_gemm.cuda_conv_transpose2d(gy, w, one, one, one, 1, (size, size)),
+                    grad_input_by_col2im, torch_grad_input if torch else None,
+                    torch_fp32=fp32(torch, torch_grad_input), flops=flops))
     return out
+
+
+def fp32(torch, fn: Callable | None) -> Callable | None:
+    """fn with cuDNN's TF32 off (PyTorch's strict-FP32 convolution)."""
+    if torch is None or fn is None:
+        return None
+
+    def strict():
+        with torch.backends.cudnn.flags(enabled=True, benchmark=False, deterministic=False, allow_tf32=False):
+            return fn()
+    return strict
 
 
 def main(argv=None) -> dict:
@@ -255,7 +320,7 @@ def main(argv=None) -> dict:
         print("PyTorch with CUDA is not available: the torch column stays empty")
     gpu, peak = gpu_name(cp), peak_gbps(cp)
     print(f"{gpu}: peak DRAM bandwidth {peak:.0f} GB/s" if peak else f"{gpu}: peak bandwidth unknown")
-    header = f"{'kernel':<14} {'ms':>8} {'cupy ms':>8} {'torch ms':>9} {'x cupy':>7} {'x torch':>8} {'GB/s':>7} " \
+    header = f"{'kernel':<19} {'ms':>8} {'cupy ms':>8} {'torch ms':>9} {'x cupy':>7} {'x torch':>8} {'GB/s':>7} " \
              f"{'% peak':>7}  shape"
     print(header)
     print("-" * len(header))
@@ -267,17 +332,25 @@ def main(argv=None) -> dict:
             variants["ms_torch"] = (case.torch, ttimer)
         if case.torch_fused is not None:
             variants["ms_torch_fused"] = (case.torch_fused, ttimer)
+        if case.torch_fp32 is not None:
+            variants["ms_torch_fp32"] = (case.torch_fp32, ttimer)
         ms = median_ms(variants, args.rounds, args.reps)
         gbps = case.bytes / (ms["ms"] * 1e-3) / 1e9
         entry = {"shape": case.shape, "ms": ms["ms"], "ms_cupy": ms["ms_cupy"], "ms_torch": ms.get("ms_torch"),
                  "gbps": gbps, "peak_fraction": gbps / peak if peak else None}
-        if "ms_torch_fused" in ms:
-            entry["ms_torch_fused"] = ms["ms_torch_fused"]
+        for extra in ("ms_torch_fused", "ms_torch_fp32"):
+            if extra in ms:
+                entry[extra] = ms[extra]
+        if case.flops:
+            entry["tflops"] = case.flops / (ms["ms"] * 1e-3) / 1e12
         result["kernels"][case.name] = entry
         t = ms.get("ms_torch")
-        print(f"{case.name:<14} {ms['ms']:8.3f} {ms['ms_cupy']:8.3f} {t if t else float('nan'):9.3f} "
+        conv = f"; {entry['tflops']:.2f} TFLOP/s" if case.flops else ""
+        if "ms_torch_fp32" in ms:
+            conv += f", torch strict FP32 {ms['ms_torch_fp32']:.3f} ms"
+        print(f"{case.name:<19} {ms['ms']:8.3f} {ms['ms_cupy']:8.3f} {t if t else float('nan'):9.3f} "
               f"{ms['ms_cupy'] / ms['ms']:7.2f} {(t / ms['ms']) if t else float('nan'):8.2f} {gbps:7.1f} "
-              f"{100 * gbps / peak if peak else float('nan'):7.1f}  {case.shape}")
+              f"{100 * gbps / peak if peak else float('nan'):7.1f}  {case.shape}{conv}")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"kernels-{slug(gpu)}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")

@@ -17,7 +17,7 @@ import numpy as np
 
 from minigen.autograd import Function, Tensor
 
-from . import _cuda
+from . import _cuda, implicit_gemm
 
 Padding = tuple[int, int, int, int]  # (top, bottom, left, right)
 MASK_TYPES = ("A", "B", "V_A", "V_B", "H_A", "H_B")
@@ -54,111 +54,76 @@ def mask_taps(kh: int, kw: int, mask_type: str) -> tuple[np.ndarray, np.ndarray]
     return dy.astype(np.int32), dx.astype(np.int32)
 
 
-# ------------------------------------------------------------------------------------ NumPy reference
+# ------------------------------------------------------------------------------ reference and CUDA path
 # padding is (top, bottom, left, right); output (Ho, Wo) = (H + top + bottom - kh + 1, W + left + right - kw + 1).
+# Both paths are implicit_gemm's convolution over the unmasked taps (stride 1, dilation 1, one group),
+# with the weight packed as wp (O, C, T) = w[:, :, dy, dx]: the NumPy reference on NumPy arrays, the
+# shared-memory tile kernel on CuPy arrays.
 
-def _pad(x: np.ndarray, padding: Padding) -> np.ndarray:
-    top, bottom, left, right = padding
-    return np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+def _output_size(h: int, w: int, kernel_size: tuple[int, int], padding: Padding) -> tuple[int, int]:
+    return h + padding[0] + padding[1] - kernel_size[0] + 1, w + padding[2] + padding[3] - kernel_size[1] + 1
+
+
+def _input_size(ho: int, wo: int, kernel_size: tuple[int, int], padding: Padding) -> tuple[int, int]:
+    return ho - padding[0] - padding[1] + kernel_size[0] - 1, wo - padding[2] - padding[3] + kernel_size[1] - 1
+
+
+def _geometry(padding: Padding) -> dict:
+    return dict(stride=(1, 1), padding=(padding[0], padding[2]), dilation=(1, 1), groups=1)
+
+
+def _packed(w, mask_type: str, dtype):
+    """wp (O, C, T) = w[:, :, dy, dx] of a CuPy weight, in `dtype`."""
+    dy, dx = implicit_gemm.device_taps(mask_taps(*w.shape[2:], mask_type))
+    return w.astype(dtype, copy=False)[:, :, dy, dx]
 
 
 def reference_masked_conv2d(x, w, b, mask_type: str, padding: Padding) -> np.ndarray:
     """y[n,o,i,j] = b[o] + sum_(c, unmasked (dy,dx)) w[o,c,dy,dx] xpad[n,c,i+dy,j+dx]."""
-    kh, kw = w.shape[2:]
-    xp = _pad(x, padding)
-    ho, wo = xp.shape[2] - kh + 1, xp.shape[3] - kw + 1
-    y = np.zeros((x.shape[0], w.shape[0], ho, wo), np.result_type(x, w))
-    for dy, dx in zip(*mask_taps(kh, kw, mask_type)):
-        y += np.einsum("oc,nchw->nohw", w[:, :, dy, dx], xp[:, :, dy:dy + ho, dx:dx + wo])
-    if b is not None:
-        y += b[None, :, None, None]
-    return y
+    taps = mask_taps(*w.shape[2:], mask_type)
+    out = _output_size(*x.shape[2:], w.shape[2:], padding)
+    return implicit_gemm.reference_conv(x, w[:, :, taps[0], taps[1]], b, taps, out_size=out, **_geometry(padding))
 
 
 def reference_masked_conv2d_grad_input(gy, w, mask_type: str, padding: Padding) -> np.ndarray:
     """gx = d<gy, y>/dx: each tap's weight transposed, scattered back through the padding."""
-    top, bottom, left, right = padding
-    kh, kw = w.shape[2:]
-    n, _, ho, wo = gy.shape
-    gxp = np.zeros((n, w.shape[1], ho + kh - 1, wo + kw - 1), np.result_type(gy, w))
-    for dy, dx in zip(*mask_taps(kh, kw, mask_type)):
-        gxp[:, :, dy:dy + ho, dx:dx + wo] += np.einsum("oc,nohw->nchw", w[:, :, dy, dx], gy)
-    return gxp[:, :, top:gxp.shape[2] - bottom, left:gxp.shape[3] - right]
+    taps = mask_taps(*w.shape[2:], mask_type)
+    image = _input_size(*gy.shape[2:], w.shape[2:], padding)
+    return implicit_gemm.reference_conv_grad_input(gy, w[:, :, taps[0], taps[1]], taps, image_size=image,
+                                                   **_geometry(padding))
 
 
 def reference_masked_conv2d_grad_weight(x, gy, kernel_size: tuple[int, int], mask_type: str,
                                         padding: Padding) -> np.ndarray:
     """gw[o,c,dy,dx] = sum_(n,i,j) gy[n,o,i,j] xpad[n,c,i+dy,j+dx] on unmasked taps, 0 elsewhere."""
-    kh, kw = kernel_size
-    xp = _pad(x, padding)
-    ho, wo = gy.shape[2:]
-    gw = np.zeros((gy.shape[1], x.shape[1], kh, kw), np.result_type(x, gy))
-    for dy, dx in zip(*mask_taps(kh, kw, mask_type)):
-        gw[:, :, dy, dx] = np.einsum("nohw,nchw->oc", gy, xp[:, :, dy:dy + ho, dx:dx + wo])
+    taps = mask_taps(*kernel_size, mask_type)
+    gw = np.zeros((gy.shape[1], x.shape[1]) + tuple(kernel_size), np.result_type(x, gy))
+    gw[:, :, taps[0], taps[1]] = implicit_gemm.reference_conv_grad_weight(x, gy, taps, **_geometry(padding))
     return gw
 
 
-# ------------------------------------------------------------------------------------------ CUDA path
-
-@functools.cache
-def _device_taps(kh: int, kw: int, mask_type: str):
-    cp = _cuda.cupy()
-    return tuple(cp.asarray(t) for t in mask_taps(kh, kw, mask_type))
-
-
-def _launch(kernel: str, grid: int, arrays: tuple, x_shape, y_shape, o: int, taps: int, padding: Padding,
-            extra: tuple = ()) -> None:
-    """Launch with the scalar arguments every kernel of masked_conv2d.cu takes after its arrays."""
-    n, c, h, w = x_shape
-    geometry = (n, c, h, w, o, y_shape[2], y_shape[3], taps, padding[0], padding[2]) + extra
-    f = _cuda.function("masked_conv2d", kernel, arrays[0].dtype)
-    f((grid,), (_cuda.BLOCK,), arrays + tuple(np.int32(v) for v in geometry))
-
-
 def cuda_masked_conv2d(x, w, b, mask_type: str, padding: Padding):
-    """The forward kernel on CuPy arrays."""
-    cp = _cuda.cupy()
-    kh, kw = w.shape[2:]
-    dy, dx = _device_taps(kh, kw, mask_type)
-    n, _, h, wd = x.shape
-    y = cp.empty((n, w.shape[0], h + padding[0] + padding[1] - kh + 1, wd + padding[2] + padding[3] - kw + 1),
-                 x.dtype)
-    _cuda.check_size("masked_conv2d", max(x.size, y.size), y.shape)
-    bias = cp.ascontiguousarray(b, x.dtype) if b is not None else y  # y: not read when has_bias is 0
-    wp = cp.ascontiguousarray(w.astype(x.dtype, copy=False)[:, :, dy, dx])  # (O, C, T): unmasked taps only
-    _launch("masked_conv2d_forward", _cuda.blocks(y.size), (cp.ascontiguousarray(x), wp, bias, dy, dx, y),
-            x.shape, y.shape, w.shape[0], dy.size, padding, (b is not None,))
-    return y
+    """The forward on CuPy arrays (the weight cast to x's dtype)."""
+    taps = mask_taps(*w.shape[2:], mask_type)
+    return implicit_gemm.cuda_conv(x, _packed(w, mask_type, x.dtype), b, taps,
+                                   out_size=_output_size(*x.shape[2:], w.shape[2:], padding), **_geometry(padding))
 
 
 def cuda_masked_conv2d_grad_input(gy, w, mask_type: str, padding: Padding):
-    """gx on CuPy arrays: one thread per input element over the flipped taps."""
-    cp = _cuda.cupy()
-    kh, kw = w.shape[2:]
-    dy, dx = _device_taps(kh, kw, mask_type)
-    n, _, ho, wo = gy.shape
-    gx = cp.empty((n, w.shape[1], ho - padding[0] - padding[1] + kh - 1, wo - padding[2] - padding[3] + kw - 1),
-                  gy.dtype)
-    wp = cp.ascontiguousarray(w.astype(gy.dtype, copy=False)[:, :, dy, dx])
-    _launch("masked_conv2d_grad_input", _cuda.blocks(gx.size), (cp.ascontiguousarray(gy), wp, dy, dx, gx),
-            gx.shape, gy.shape, w.shape[0], dy.size, padding)
-    return gx
+    """gx on CuPy arrays."""
+    taps = mask_taps(*w.shape[2:], mask_type)
+    image = _input_size(*gy.shape[2:], w.shape[2:], padding)
+    return implicit_gemm.cuda_conv_grad_input(gy, _packed(w, mask_type, gy.dtype), taps, image_size=image,
+                                              **_geometry(padding))
 
 
 def cuda_masked_conv2d_grad_weight(x, gy, kernel_size: tuple[int, int], mask_type: str, padding: Padding):
-    """gw on CuPy arrays: one block per (o, c, tap), zeros at the masked taps."""
+    """gw on CuPy arrays, zeros at the masked taps."""
     cp = _cuda.cupy()
-    kh, kw = kernel_size
-    dy, dx = _device_taps(kh, kw, mask_type)
-    o, c = gy.shape[1], x.shape[1]
-    gw = cp.zeros((o, c, kh, kw), x.dtype)
-    if dy.size == 0:
-        return gw
-    gwp = cp.empty((o, c, dy.size), x.dtype)
-    _launch("masked_conv2d_grad_weight", min(gwp.size, _cuda.MAX_BLOCKS),
-            (cp.ascontiguousarray(x), cp.ascontiguousarray(gy, x.dtype), dy, dx, gwp), x.shape, gy.shape, o,
-            dy.size, padding)
-    gw[:, :, dy, dx] = gwp
+    taps = mask_taps(*kernel_size, mask_type)
+    dy, dx = implicit_gemm.device_taps(taps)
+    gw = cp.zeros((gy.shape[1], x.shape[1]) + tuple(kernel_size), x.dtype)
+    gw[:, :, dy, dx] = implicit_gemm.cuda_conv_grad_weight(x, gy, taps, **_geometry(padding))
     return gw
 
 

@@ -10,9 +10,11 @@ each other. The same array code runs on NumPy and CuPy (`xp`):
 - im2col: a strided view of every receptive field (no copy), copied once into a (C/g kh kw, Ho Wo)
   matrix per image and group; the conv is then one batched GEMM with the weights as (O/g, C/g kh kw).
 - col2im (the transpose): GEMM with the transposed weights, then one strided slice added per kernel tap.
-On CuPy arrays (CuPy has no cuDNN convolution) the two copies are CUDA kernels (minigen.kernels.im2col)
-and the GEMM is cuBLAS; F.masked_conv2d with stride 1 and dilation 1 runs the fused masked-conv kernel.
-`minigen.kernels.enabled = False` keeps the stride-trick composition on CuPy too.
+On CuPy arrays (CuPy has no cuDNN convolution) the three forwards run minigen.kernels.implicit_gemm (tiles
+of the patch matrix gathered in shared memory, no im2col buffer) or, with
+`minigen.kernels.conv_algorithm = "im2col"`, the two copies as CUDA kernels (minigen.kernels.im2col) and
+cuBLAS for the GEMM; F.masked_conv2d with stride 1 and dilation 1 runs the masked-conv kernel (the implicit
+GEMM over the unmasked taps). `minigen.kernels.enabled = False` keeps the stride-trick composition on CuPy.
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ def add_windows(buffer, cols, stride: Pair, dilation: Pair) -> None:
 def _im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, groups: int, out_size: Pair):
     """cols (N, g, C/g kh kw, Ho Wo) of x's receptive fields, one copy of the strided view (or the kernel)."""
     n, c = x.shape[:2]
-    if kernels.active(x):
+    if kernels.conv_by("im2col", x):
         cols = kernels.im2col.cuda_im2col(x, kernel, stride, padding, dilation, out_size)
     else:
         cols = sliding_windows(pad_spatial(x, padding), kernel, stride, dilation, out_size)
@@ -94,7 +96,7 @@ def _conv2d(x, w, stride, padding, dilation, groups, out_size):
 def _col2im(cols, image_size: Pair, stride: Pair, padding: Pair, dilation: Pair):
     """The adjoint of im2col: cols (N, C, kh, kw, h, w) added into a padded (N, C) image, one strided slice
     per kernel tap, then cropped to image_size (or the col2im kernel)."""
-    if kernels.active(cols):
+    if kernels.conv_by("im2col", cols):
         return kernels.im2col.cuda_col2im(cols, image_size, stride, padding, dilation)
     xp = backend.array_module(cols)
     (n, c, kh, kw, h, v), (ph, pw), (dh, dw), (sh, sw) = cols.shape, padding, dilation, stride
@@ -138,6 +140,8 @@ class Conv2d(_ConvFunction):
     """y = conv(x, w) + b (im2col + GEMM); dx = conv^T(gy, w), dw = Conv2dGradWeight(x, gy), db = sum gy."""
 
     def forward(self, x, w, b=None):
+        if kernels.conv_by("implicit_gemm", x, w, *(() if b is None else (b,))):
+            return kernels.implicit_gemm.cuda_conv2d(x, w, b, **self.geometry(), out_size=self.out_size)
         y = _conv2d(x, w, self.stride, self.padding, self.dilation, self.groups, self.out_size)
         return y if b is None else y + b.reshape(1, -1, 1, 1)
 
@@ -154,7 +158,10 @@ class ConvTranspose2d(_ConvFunction):
     dx = conv(gy, w), dw = Conv2dGradWeight(gy, x), db = sum gy."""
 
     def forward(self, x, w, b=None):
-        y = _conv_transpose2d(x, w, self.stride, self.padding, self.dilation, self.groups, self.out_size)
+        if kernels.conv_by("implicit_gemm", x, w):
+            y = kernels.implicit_gemm.cuda_conv_transpose2d(x, w, **self.geometry(), out_size=self.out_size)
+        else:
+            y = _conv_transpose2d(x, w, self.stride, self.padding, self.dilation, self.groups, self.out_size)
         return y if b is None else y + b.reshape(1, -1, 1, 1)
 
     def backward(self, gy):
@@ -170,6 +177,8 @@ class Conv2dGradWeight(_ConvFunction):
     dx = conv^T(gy, ggw) and dgy = conv(x, ggw)."""
 
     def forward(self, x, gy):
+        if kernels.conv_by("implicit_gemm", x, gy):
+            return kernels.implicit_gemm.cuda_conv2d_grad_weight(x, gy, self.kernel, **self.geometry())
         return _conv2d_grad_weight(x, gy, self.kernel, self.stride, self.padding, self.dilation, self.groups)
 
     def backward(self, ggw):
@@ -271,7 +280,7 @@ def masked_conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, mask_type: str 
     """conv2d(x, w * pixelcnn_mask(kh, kw, mask_type), b). padding None keeps the size ("same": the kernel
     centre sits on the output pixel, dilation * (k // 2) before and the rest after), so output pixel (i, j)
     sees only input pixels before it in raster order (and (i, j) itself for mask B). On CUDA with stride 1
-    and dilation 1 the fused kernel runs (minigen.kernels.masked_conv2d: the masked taps are skipped)."""
+    and dilation 1 the masked-conv kernel runs (minigen.kernels.masked_conv2d: the masked taps are skipped)."""
     _check_rank("masked_conv2d", x, w)
     if mask_type not in ("A", "B"):
         raise ValueError(f"masked_conv2d: mask_type must be 'A' or 'B', got {mask_type!r} ({_where(x, w)})")

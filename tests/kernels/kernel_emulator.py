@@ -134,9 +134,9 @@ class _NumpyAsCupy(types.SimpleNamespace):
         return a
 
 
-def install(monkeypatch, block: int = 4, max_blocks: int = 3) -> None:
+def install(monkeypatch, block: int = 4, max_blocks: int = 3, tiles: dict | None = None) -> None:
     """Route minigen.kernels' CUDA paths through this emulator for one test."""
-    from minigen.kernels import masked_conv2d
+    from minigen.kernels import implicit_gemm
 
     def address(a):
         EmulatedKernel.memory[a.ctypes.data] = Ptr(a, f"array at {a.ctypes.data}")
@@ -147,77 +147,12 @@ def install(monkeypatch, block: int = 4, max_blocks: int = 3) -> None:
     monkeypatch.setattr(_cuda, "address", address)
     monkeypatch.setattr(_cuda, "BLOCK", block)
     monkeypatch.setattr(_cuda, "MAX_BLOCKS", max_blocks)
-    monkeypatch.setattr(masked_conv2d, "_device_taps", masked_conv2d.mask_taps)
+    monkeypatch.setattr(implicit_gemm, "device_taps", lambda taps: tuple(np.ascontiguousarray(t, np.int32)
+                                                                        for t in taps))
+    monkeypatch.setattr(implicit_gemm, "TILES", dict(TILE_M=4, TILE_N=4, TILE_K=2, THREADS_M=2) if tiles is None
+                        else tiles)
     EmulatedKernel.memory = {}
     EmulatedKernel.log = []
-
-
-# ------------------------------------------------------------------------------ masked_conv2d.cu
-
-def masked_conv2d_forward(L, x, wp, b, dy, dx, y, N, C, H, W, O, Ho, Wo, T, ph, pw, has_bias):
-    total = N * O * Ho * Wo
-    for _, idx in L.thread_starts():
-        while idx < total:
-            j = idx % Wo
-            i = (idx // Wo) % Ho
-            o = (idx // (Wo * Ho)) % O
-            n = idx // (Wo * Ho * O)
-            acc = b[o] if has_bias else 0.0
-            for t in range(T):
-                r = i + dy[t] - ph
-                s = j + dx[t] - pw
-                if r < 0 or r >= H or s < 0 or s >= W:
-                    continue
-                xp = (n * C * H + r) * W + s
-                wt = o * C * T + t
-                for c in range(C):
-                    acc += wp[wt + c * T] * x[xp + c * H * W]
-            y[idx] = acc
-            idx += L.stride
-
-
-def masked_conv2d_grad_input(L, gy, wp, dy, dx, gx, N, C, H, W, O, Ho, Wo, T, ph, pw):
-    total = N * C * H * W
-    for _, idx in L.thread_starts():
-        while idx < total:
-            s = idx % W
-            r = (idx // W) % H
-            c = (idx // (W * H)) % C
-            n = idx // (W * H * C)
-            acc = 0.0
-            for t in range(T):
-                i = r - dy[t] + ph
-                j = s - dx[t] + pw
-                if i < 0 or i >= Ho or j < 0 or j >= Wo:
-                    continue
-                g = (n * O * Ho + i) * Wo + j
-                wt = c * T + t
-                for o in range(O):
-                    acc += wp[wt + o * C * T] * gy[g + o * Ho * Wo]
-            gx[idx] = acc
-            idx += L.stride
-
-
-def masked_conv2d_grad_weight(L, x, gy, dy, dx, gwp, N, C, H, W, O, Ho, Wo, T, ph, pw):
-    count = N * Ho * Wo
-    blk = L.bid
-    while blk < O * C * T:
-        t = blk % T
-        c = (blk // T) % C
-        o = blk // (T * C)
-        oy, ox = dy[t] - ph, dx[t] - pw
-        acc = [0.0] * L.block
-        for tid in range(L.block):
-            for k in range(tid, count, L.defines["BLOCK"]):
-                j = k % Wo
-                i = (k // Wo) % Ho
-                n = k // (Wo * Ho)
-                r, s = i + oy, j + ox
-                if r < 0 or r >= H or s < 0 or s >= W:
-                    continue
-                acc[tid] += gy[((n * O + o) * Ho + i) * Wo + j] * x[((n * C + c) * H + r) * W + s]
-        gwp[blk] = block_sum(acc)
-        blk += L.grid
 
 
 # -------------------------------------------------------------------------------------- maxout.cu
@@ -375,6 +310,177 @@ def col2im(L, cols, x, N, C, H, W, kh, kw, Ho, Wo, sh, sw, ph, pw, dh, dw):
             idx += L.stride
 
 
+# ------------------------------------------------------------------------------- implicit_gemm.cu
+
+class Geometry(types.SimpleNamespace):
+    """struct Geometry: N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G, dy, dx."""
+
+    FIELDS = "N C H W O Ho Wo T sh sw ph pw dh dw G dy dx".split()
+
+    def __init__(self, *values):
+        super().__init__(**dict(zip(self.FIELDS, values)))
+        self.Cg, self.Og = self.C // self.G, self.O // self.G
+
+
+def gemm_tile(L, a, b, store, m0, n0, k0, k1):
+    """Phase by phase: every thread loads its share of the two shared tiles, (__syncthreads), every thread
+    multiplies; shared memory starts as None each K step, so a read of an element nobody loaded fails."""
+    D = L.defines
+    TM, TN, TK, THM = D["TILE_M"], D["TILE_N"], D["TILE_K"], D["THREADS_M"]
+    assert L.block % THM == 0 and TM % THM == 0 and TN % (L.block // THM) == 0, "static_assert"
+    THN = L.block // THM
+    RM, RN = TM // THM, TN // THN
+    acc = [[[0.0] * RN for _ in range(RM)] for _ in range(L.block)]
+    for k in range(k0, k1, TK):
+        As = [[None] * (TM + 1) for _ in range(TK)]
+        Bs = [[None] * (TN + 1) for _ in range(TK)]
+        for tid in range(L.block):
+            for e in range(tid, TK * TM, L.block):
+                kk, mm = (e % TK, e // TK) if a.k_contiguous else (e // TM, e % TM)
+                As[kk][mm] = a(m0 + mm, k + kk) if k + kk < k1 else 0.0
+            for e in range(tid, TK * TN, L.block):
+                kk, nn = (e % TK, e // TK) if b.k_contiguous else (e // TN, e % TN)
+                Bs[kk][nn] = b(k + kk, n0 + nn) if k + kk < k1 else 0.0
+        for tid in range(L.block):
+            tm, tn = tid % THM, tid // THM
+            for kk in range(TK):
+                av = [As[kk][tm + r * THM] for r in range(RM)]
+                bv = [Bs[kk][tn + q * THN] for q in range(RN)]
+                for r in range(RM):
+                    for q in range(RN):
+                        acc[tid][r][q] += av[r] * bv[q]
+    for tid in range(L.block):
+        tm, tn = tid % THM, tid // THM
+        for r in range(RM):
+            for q in range(RN):
+                store(m0 + tm + r * THM, n0 + tn + q * THN, acc[tid][r][q])
+
+
+def _operand(k_contiguous):
+    def wrap(f):
+        f.k_contiguous = k_contiguous
+        return f
+    return wrap
+
+
+def patches(x, q, g):
+    @_operand(False)
+    def a(m, k):
+        if m >= q.N * q.Ho * q.Wo:
+            return 0.0
+        j, i, n = m % q.Wo, (m // q.Wo) % q.Ho, m // (q.Wo * q.Ho)
+        t, c = k % q.T, k // q.T
+        r = i * q.sh + q.dy[t] * q.dh - q.ph
+        s = j * q.sw + q.dx[t] * q.dw - q.pw
+        if r < 0 or r >= q.H or s < 0 or s >= q.W:
+            return 0.0
+        return x[((n * q.C + g * q.Cg + c) * q.H + r) * q.W + s]
+    return a
+
+
+def filters(wp, q, g):
+    return _operand(True)(lambda k, o: wp[(g * q.Og + o) * q.Cg * q.T + k] if o < q.Og else 0.0)
+
+
+def output_gradients(gy, q, g):
+    @_operand(False)
+    def a(m, k):
+        if m >= q.N * q.H * q.W:
+            return 0.0
+        s, r, n = m % q.W, (m // q.W) % q.H, m // (q.W * q.H)
+        t, o = k % q.T, k // q.T
+        ri = r + q.ph - q.dy[t] * q.dh
+        sj = s + q.pw - q.dx[t] * q.dw
+        if ri < 0 or sj < 0 or ri % q.sh != 0 or sj % q.sw != 0:  # C's % agrees for ri, sj >= 0
+            return 0.0
+        i, j = ri // q.sh, sj // q.sw
+        if i >= q.Ho or j >= q.Wo:
+            return 0.0
+        return gy[((n * q.O + g * q.Og + o) * q.Ho + i) * q.Wo + j]
+    return a
+
+
+def transposed_filters(wp, q, g):
+    @_operand(False)
+    def b(k, c):
+        if c >= q.Cg:
+            return 0.0
+        t, o = k % q.T, k // q.T
+        return wp[((g * q.Og + o) * q.Cg + c) * q.T + t]
+    return b
+
+
+def output_gradient_rows(gy, q, g):
+    @_operand(True)
+    def a(o, k):
+        if o >= q.Og:
+            return 0.0
+        j, i, n = k % q.Wo, (k // q.Wo) % q.Ho, k // (q.Wo * q.Ho)
+        return gy[((n * q.O + g * q.Og + o) * q.Ho + i) * q.Wo + j]
+    return a
+
+
+def patch_columns(p, q):
+    return _operand(True)(lambda k, ct: p(k, ct) if ct < q.Cg * q.T else 0.0)
+
+
+def _tile_origin(L, tile, tiles_m, tiles_n):
+    return (tile // tiles_n) % tiles_m * L.defines["TILE_M"], tile % tiles_n * L.defines["TILE_N"]
+
+
+def implicit_gemm_forward(L, x, wp, b, dy, dx, y, N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G, has_bias):
+    q = Geometry(N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G, dy, dx)
+    M, Og = N * Ho * Wo, q.Og
+    tiles_m, tiles_n = -(-M // L.defines["TILE_M"]), -(-Og // L.defines["TILE_N"])
+    for tile in range(L.bid, G * tiles_m * tiles_n, L.grid):
+        g = tile // (tiles_m * tiles_n)
+        m0, n0 = _tile_origin(L, tile, tiles_m, tiles_n)
+
+        def store(m, o, v, g=g):
+            if m >= M or o >= Og:
+                return
+            j, i, n = m % Wo, (m // Wo) % Ho, m // (Wo * Ho)
+            y[((n * O + g * Og + o) * Ho + i) * Wo + j] = v + b[g * Og + o] if has_bias else v
+
+        gemm_tile(L, patches(x, q, g), filters(wp, q, g), store, m0, n0, 0, q.Cg * T)
+
+
+def implicit_gemm_grad_input(L, gy, wp, dy, dx, gx, N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G):
+    q = Geometry(N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G, dy, dx)
+    M, Cg = N * H * W, q.Cg
+    tiles_m, tiles_n = -(-M // L.defines["TILE_M"]), -(-Cg // L.defines["TILE_N"])
+    for tile in range(L.bid, G * tiles_m * tiles_n, L.grid):
+        g = tile // (tiles_m * tiles_n)
+        m0, n0 = _tile_origin(L, tile, tiles_m, tiles_n)
+
+        def store(m, c, v, g=g):
+            if m >= M or c >= Cg:
+                return
+            s, r, n = m % W, (m // W) % H, m // (W * H)
+            gx[((n * C + g * Cg + c) * H + r) * W + s] = v
+
+        gemm_tile(L, output_gradients(gy, q, g), transposed_filters(wp, q, g), store, m0, n0, 0, q.Og * T)
+
+
+def implicit_gemm_grad_weight(L, x, gy, dy, dx, gw_partial, N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G,
+                              splits, slice_):
+    q = Geometry(N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G, dy, dx)
+    Og, CT, K = q.Og, q.Cg * T, N * Ho * Wo
+    tiles_m, tiles_n = -(-Og // L.defines["TILE_M"]), -(-CT // L.defines["TILE_N"])
+    for tile in range(L.bid, splits * G * tiles_m * tiles_n, L.grid):
+        split = tile // (G * tiles_m * tiles_n)
+        g = tile // (tiles_m * tiles_n) % G
+        m0, n0 = _tile_origin(L, tile, tiles_m, tiles_n)
+
+        def store(o, ct, v, g=g, split=split):
+            if o < Og and ct < CT:
+                gw_partial[(split * O + g * Og + o) * CT + ct] = v
+
+        k0 = split * slice_
+        gemm_tile(L, output_gradient_rows(gy, q, g), patch_columns(patches(x, q, g), q), store, m0, n0, k0,
+                  min(K, k0 + slice_))
+
+
 # ---------------------------------------------------------------------------------------- adam.cu
 
 def _adam_update(p, g, m, v, i, beta1, beta2, eps, weight_decay, step_size, bc2_sqrt):
@@ -409,6 +515,7 @@ def adam_multi(L, table, tensors, chunks, *hyper):
 
 
 BODIES = {f.__name__: f for f in (
-    masked_conv2d_forward, masked_conv2d_grad_input, masked_conv2d_grad_weight, maxout_forward,
+    maxout_forward,
     maxout_backward, maxout_select, sn_wt_u, sn_w_v, sn_normalize, sn_scale, bias_act_forward,
-    bias_act_backward, im2col, col2im, adam_step, adam_multi)}
+    bias_act_backward, im2col, col2im, adam_step, adam_multi, implicit_gemm_forward, implicit_gemm_grad_input,
+    implicit_gemm_grad_weight)}

@@ -5,7 +5,9 @@ On the CPU: `_cuda.is_cuda` is patched to call NumPy arrays "CUDA" and kernel_em
 (the kernel path) and False (the composition, the engine's plain ops), and the outputs, gradients, buffers
 and optimizer updates must agree: F.masked_conv2d and nn.MaskedConv2d (stride 1, dilation 1; other settings
 keep the composition), F.maxout and nn.Maxout, spectral norm's power iteration, optim.Adam, and conv2d,
-conv_transpose2d and conv1d through the im2col/col2im kernels (second derivatives included)."""
+conv_transpose2d and conv1d through both convolution algorithms, the implicit-GEMM kernels and the
+im2col/col2im kernels (second derivatives included)."""
+import contextlib
 import copy
 
 import numpy as np
@@ -52,6 +54,20 @@ def assert_all_close(got, want):
         np.testing.assert_allclose(a, b, err_msg=f"output {k}", **TOL)
 
 
+IMPLICIT_GEMM = {"implicit_gemm_forward", "implicit_gemm_grad_input", "implicit_gemm_grad_weight"}
+CONV_KERNELS = {"implicit_gemm": IMPLICIT_GEMM, "im2col": {"im2col", "col2im"}}
+
+
+@contextlib.contextmanager
+def conv_algorithm(name: str):
+    """minigen.kernels.conv_algorithm = name inside the block (not a fixture: hypothesis runs these)."""
+    before, kernels.conv_algorithm = kernels.conv_algorithm, name
+    try:
+        yield CONV_KERNELS[name]
+    finally:
+        kernels.conv_algorithm = before
+
+
 def _leaf(rng, shape):
     return mg.tensor(rng.standard_normal(shape), requires_grad=True)
 
@@ -72,8 +88,7 @@ def test_functional_masked_conv2d_runs_the_fused_kernel(on_cuda, kernel, padding
     inputs = [_leaf(rng, (2, 2, 4, 3)), _leaf(rng, (3, 2) + kernel), _leaf(rng, (3,))]
     fn = lambda x, w, b: F.masked_conv2d(x, w, b, mask_type, padding)  # noqa: E731
     got, want, launched = run_both(value_and_grads, fn, inputs)
-    assert {"masked_conv2d_forward", "masked_conv2d_grad_input", "masked_conv2d_grad_weight"} <= launched
-    assert "im2col" not in launched
+    assert launched == IMPLICIT_GEMM  # over the unmasked taps: no im2col, no masked weight
     assert_all_close(got, want)
 
 
@@ -85,17 +100,18 @@ def test_masked_conv2d_layer_runs_the_fused_kernel(on_cuda):
     def forward_and_grads(layer, x):
         return value_and_grads(lambda x, w, b: layer(x), [x, layer.weight, layer.bias])
     got, want, launched = run_both(forward_and_grads, layer, x)
-    assert "masked_conv2d_forward" in launched
+    assert "implicit_gemm_forward" in launched
     assert_all_close(got, want)
 
 
 @pytest.mark.parametrize("stride,dilation", [(2, 1), (1, 2), ((1, 2), 1)])
-def test_strided_or_dilated_masked_conv2d_keeps_the_composition(on_cuda, stride, dilation):
+def test_strided_or_dilated_masked_conv2d_runs_conv2d_on_masked_weights(on_cuda, stride, dilation):
     rng = np.random.default_rng(0)
     inputs = [_leaf(rng, (1, 2, 5, 6)), _leaf(rng, (2, 2, 3, 3))]
     fn = lambda x, w: F.masked_conv2d(x, w, None, "A", stride=stride, dilation=dilation)  # noqa: E731
-    got, want, launched = run_both(value_and_grads, fn, inputs)
-    assert not any(k.startswith("masked_conv2d") for k in launched) and "im2col" in launched
+    with conv_algorithm("im2col") as expected:
+        got, want, launched = run_both(value_and_grads, fn, inputs)
+    assert launched == expected  # conv2d(x, w * mask): the masked-taps kernel needs stride and dilation 1
     assert_all_close(got, want)
 
 
@@ -197,20 +213,23 @@ def _conv_value_grads_and_second(fn, inputs, seed=0):
     return first + [mg.grad((gx * gx).sum(), [inputs[1]])[0].numpy()]
 
 
+@pytest.mark.parametrize("algorithm", kernels.CONV_ALGORITHMS)
 @given(geo=mst.conv_geometries(max_size=5, max_channels=4), bias=st.booleans(), seed=st.integers(0, 2**16))
-def test_conv2d_runs_im2col_and_col2im_kernels(on_cuda, geo, bias, seed):
+def test_conv2d_runs_the_conv_kernels(on_cuda, algorithm, geo, bias, seed):
     rng = np.random.default_rng(seed)
     inputs = [_leaf(rng, geo.input_shape), _leaf(rng, geo.weight_shape)] + ([_leaf(rng, (geo.out_channels,))] * bias)
     fn = lambda x, w, *b: F.conv2d(x, w, *b, stride=geo.stride, padding=geo.padding,  # noqa: E731
                                    dilation=geo.dilation, groups=geo.groups)
-    got, want, launched = run_both(_conv_value_grads_and_second, fn, inputs)
-    assert {"im2col", "col2im"} <= launched
+    with conv_algorithm(algorithm) as expected:
+        got, want, launched = run_both(_conv_value_grads_and_second, fn, inputs)
+    assert launched == expected
     assert_all_close(got, want)
 
 
+@pytest.mark.parametrize("algorithm", kernels.CONV_ALGORITHMS)
 @given(geo=mst.conv_geometries(max_size=5, max_channels=4), output_padding=st.integers(0, 1),
        seed=st.integers(0, 2**16))
-def test_conv_transpose2d_runs_col2im_and_im2col_kernels(on_cuda, geo, output_padding, seed):
+def test_conv_transpose2d_runs_the_conv_kernels(on_cuda, algorithm, geo, output_padding, seed):
     output_padding = min(output_padding, max(geo.stride, geo.dilation) - 1)
     rng = np.random.default_rng(seed)
     w_shape = (geo.in_channels, geo.out_channels // geo.groups) + geo.kernel
@@ -221,32 +240,46 @@ def test_conv_transpose2d_runs_col2im_and_im2col_kernels(on_cuda, geo, output_pa
         fn(*inputs)
     except ValueError:  # the output would be empty: not a valid problem
         return
-    got, want, launched = run_both(_conv_value_grads_and_second, fn, inputs)
-    assert {"im2col", "col2im"} <= launched
+    with conv_algorithm(algorithm) as expected:
+        got, want, launched = run_both(_conv_value_grads_and_second, fn, inputs)
+    assert launched == expected
     assert_all_close(got, want)
 
 
+@pytest.mark.parametrize("algorithm", kernels.CONV_ALGORITHMS)
 @pytest.mark.parametrize("transpose", [False, True])
 @pytest.mark.parametrize("stride,padding,dilation,groups", [((1, 2), (2, 0), (2, 1), 2), ((3, 1), (0, 1), (1, 2), 1)])
-def test_convolutions_with_unequal_settings_per_axis(on_cuda, transpose, stride, padding, dilation, groups):
+def test_convolutions_with_unequal_settings_per_axis(on_cuda, algorithm, transpose, stride, padding, dilation,
+                                                     groups):
     rng = np.random.default_rng(0)
     inputs = [_leaf(rng, (2, 4, 5, 6)), _leaf(rng, (4, 4 // groups, 2, 3)), _leaf(rng, (4,))]
     if transpose:
         fn = lambda x, w, b: F.conv_transpose2d(x, w, b, stride, padding, 0, groups, dilation)  # noqa: E731
     else:
         fn = lambda x, w, b: F.conv2d(x, w, b, stride, padding, dilation, groups)  # noqa: E731
-    got, want, launched = run_both(_conv_value_grads_and_second, fn, inputs)
-    assert {"im2col", "col2im"} <= launched
+    with conv_algorithm(algorithm) as expected:
+        got, want, launched = run_both(_conv_value_grads_and_second, fn, inputs)
+    assert launched == expected
     assert_all_close(got, want)
 
 
-def test_conv1d_runs_the_im2col_kernel(on_cuda):
+@pytest.mark.parametrize("algorithm", kernels.CONV_ALGORITHMS)
+def test_conv1d_runs_the_conv_kernels(on_cuda, algorithm):
     rng = np.random.default_rng(0)
     inputs = [_leaf(rng, (2, 3, 9)), _leaf(rng, (4, 3, 3))]
-    got, want, launched = run_both(value_and_grads, lambda x, w: F.conv1d(x, w, stride=2, padding=2, dilation=2),
-                                   inputs)
-    assert {"im2col", "col2im"} <= launched
+    with conv_algorithm(algorithm) as expected:
+        got, want, launched = run_both(value_and_grads,
+                                       lambda x, w: F.conv1d(x, w, stride=2, padding=2, dilation=2), inputs)
+    assert launched == expected
     assert_all_close(got, want)
+
+
+def test_an_unknown_conv_algorithm_is_a_clear_error(on_cuda):
+    rng = np.random.default_rng(0)
+    with conv_algorithm("im2col"):
+        kernels.conv_algorithm = "winograd"
+        with pytest.raises(ValueError, match="conv_algorithm must be one of"):
+            F.conv2d(_leaf(rng, (1, 1, 3, 3)), _leaf(rng, (1, 1, 2, 2)))
 
 
 # ------------------------------------------------------------------------------------------ the gate

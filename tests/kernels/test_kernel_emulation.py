@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 import kernel_emulator
 import minigen as mg
-from minigen.kernels import _cuda, adam, bias_act, masked_conv2d, maxout, spectral_norm
+from minigen.kernels import _cuda, adam, bias_act, implicit_gemm, masked_conv2d, maxout, spectral_norm
 from minigen.testing import gradcheck, gradgradcheck
 
 
@@ -47,6 +47,54 @@ def test_masked_conv2d_launches(emulated, n, c, o, h, w, kernel, mask_type, pad,
           masked_conv2d.reference_masked_conv2d_grad_input(gy, wt, mask_type, pad), dtype)
     close(masked_conv2d.cuda_masked_conv2d_grad_weight(x, gy, kernel, mask_type, pad),
           masked_conv2d.reference_masked_conv2d_grad_weight(x, gy, kernel, mask_type, pad), dtype)
+
+
+TILE_SHAPES = [dict(TILE_M=4, TILE_N=4, TILE_K=2, THREADS_M=2),  # BLOCK 4: 2 x 2 threads, 2 x 2 outputs each
+               dict(TILE_M=2, TILE_N=8, TILE_K=3, THREADS_M=1),  # 1 x 4 threads, 2 x 2 each, an odd TILE_K
+               dict(TILE_M=8, TILE_N=2, TILE_K=1, THREADS_M=4)]  # 4 x 1 threads, 2 x 2 each
+
+
+@st.composite
+def tap_problems(draw):
+    """An implicit-GEMM problem: any subset of a kernel's taps in any order, per-axis stride, padding and
+    dilation, groups, and an output size chosen freely (windows may leave the image on any side)."""
+    groups, cg, og, n = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    chosen = draw(st.lists(st.integers(0, kh * kw - 1), unique=True, max_size=kh * kw))
+    taps = tuple(np.array(v, np.int32).reshape(-1) for v in ([k // kw for k in chosen], [k % kw for k in chosen]))
+    pair = lambda lo, hi: (draw(st.integers(lo, hi)), draw(st.integers(lo, hi)))  # noqa: E731
+    return dict(n=n, groups=groups, cg=cg, og=og, taps=taps, stride=pair(1, 3), padding=pair(0, 2),
+                dilation=pair(1, 2), image=pair(1, 5), out=pair(1, 4))
+
+
+@given(p=tap_problems(), tiles=st.sampled_from(TILE_SHAPES), target_blocks=st.sampled_from([1, 3, 1024]),
+       bias=st.booleans(), dtype=dtypes, seed=st.integers(0, 2**16))
+def test_implicit_gemm_launches(emulated, p, tiles, target_blocks, bias, dtype, seed):
+    rng = np.random.default_rng(seed)
+    g, taps = p["groups"], p["taps"]
+    x = rng.standard_normal((p["n"], g * p["cg"]) + p["image"]).astype(dtype)
+    wp = rng.standard_normal((g * p["og"], p["cg"], len(taps[0]))).astype(dtype)
+    b = rng.standard_normal(g * p["og"]).astype(dtype) if bias else None
+    gy = rng.standard_normal((p["n"], g * p["og"]) + p["out"]).astype(dtype)
+    geometry = dict(stride=p["stride"], padding=p["padding"], dilation=p["dilation"], groups=g)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(implicit_gemm, "TILES", tiles)
+        mp.setattr(implicit_gemm, "TARGET_BLOCKS", target_blocks)  # 1 and 3: several K slices per tile
+        close(implicit_gemm.cuda_conv(x, wp, b, taps, out_size=p["out"], **geometry),
+              implicit_gemm.reference_conv(x, wp, b, taps, out_size=p["out"], **geometry), dtype)
+        close(implicit_gemm.cuda_conv_grad_input(gy, wp, taps, image_size=p["image"], **geometry),
+              implicit_gemm.reference_conv_grad_input(gy, wp, taps, image_size=p["image"], **geometry), dtype)
+        close(implicit_gemm.cuda_conv_grad_weight(x, gy, taps, **geometry),
+              implicit_gemm.reference_conv_grad_weight(x, gy, taps, **geometry), dtype)
+
+
+@pytest.mark.parametrize("k,tiles", [(1, 1), (7, 1), (64, 1), (1000, 1), (1000, 4), (5, 2000)])
+def test_split_k_covers_k_with_whole_tile_k_slices(k, tiles):
+    splits, slice_ = implicit_gemm.split_k(k, tiles)
+    tk = implicit_gemm.TILES["TILE_K"]
+    assert slice_ % tk == 0 and splits >= 1
+    assert (splits - 1) * slice_ < k <= splits * slice_  # every slice starts inside K, together they cover it
+    assert splits == 1 or slice_ >= 4 * tk
 
 
 @given(shape=st.lists(st.integers(1, 3), min_size=1, max_size=3), axis=st.integers(0, 3),

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import minigen as mg
 import minigen.functional as F
 from minigen import optim
-from minigen.kernels import adam, bias_act, masked_conv2d, maxout, spectral_norm
+from minigen.kernels import adam, bias_act, implicit_gemm, masked_conv2d, maxout, spectral_norm
 from minigen.testing import gradcheck, gradgradcheck
 from minigen.testing import strategies as mst
 
@@ -18,6 +18,43 @@ seeds = st.integers(0, 2**16)
 
 def _tensor(rng, shape, requires_grad=True):
     return mg.tensor(rng.standard_normal(shape), requires_grad=requires_grad)
+
+
+# ----------------------------------------------------------------------------------- implicit_gemm
+
+@given(geo=mst.conv_geometries(max_size=5, max_channels=4), data=st.data(), bias=st.booleans(), seed=seeds)
+def test_implicit_gemm_references_are_conv2d_and_its_gradients_over_the_chosen_taps(geo, data, bias, seed):
+    """reference_conv over a tap subset == F.conv2d with the other taps' weights zero; grad_input and
+    grad_weight == the engine's gradients of that conv (grad_weight read at the chosen taps)."""
+    kh, kw = geo.kernel
+    chosen = data.draw(st.lists(st.integers(0, kh * kw - 1), unique=True, max_size=kh * kw), label="taps")
+    taps = tuple(np.array(v, np.int32).reshape(-1) for v in ([k // kw for k in chosen], [k % kw for k in chosen]))
+    rng = np.random.default_rng(seed)
+    x = _tensor(rng, geo.input_shape)
+    wp = rng.standard_normal((geo.out_channels, geo.in_channels // geo.groups, len(chosen)))
+    w_full = np.zeros(geo.weight_shape)
+    w_full[:, :, taps[0], taps[1]] = wp
+    w = mg.tensor(w_full, requires_grad=True)
+    b = _tensor(rng, (geo.out_channels,)) if bias else None
+    y = F.conv2d(x, w, b, geo.stride, geo.padding, geo.dilation, geo.groups)
+    pair = lambda v: (v, v)  # noqa: E731
+    geometry = dict(stride=pair(geo.stride), padding=pair(geo.padding), dilation=pair(geo.dilation), groups=geo.groups)
+    got = implicit_gemm.reference_conv(x.numpy(), wp, None if b is None else b.numpy(), taps, out_size=y.shape[2:],
+                                       **geometry)
+    np.testing.assert_allclose(got, y.numpy(), rtol=1e-10, atol=1e-12)
+    gy = rng.standard_normal(y.shape)
+    gx, gw = mg.grad(y, [x, w], mg.tensor(gy))
+    np.testing.assert_allclose(implicit_gemm.reference_conv_grad_input(gy, wp, taps, image_size=x.shape[2:], **geometry),
+                               gx.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(implicit_gemm.reference_conv_grad_weight(x.numpy(), gy, taps, **geometry),
+                               gw.numpy()[:, :, taps[0], taps[1]], rtol=1e-10, atol=1e-12)
+
+
+def test_all_taps_is_the_row_major_order_of_the_weight():
+    dy, dx = implicit_gemm.all_taps(2, 3)
+    assert dy.dtype == dx.dtype == np.int32
+    w = np.arange(6).reshape(2, 3)
+    np.testing.assert_array_equal(w[dy, dx], w.reshape(-1))
 
 
 # ----------------------------------------------------------------------------------- masked_conv2d

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import kernel_emulator
-from minigen.kernels import SOURCES, _cuda, adam
+from minigen.kernels import SOURCES, _cuda, adam, implicit_gemm
 
 NVCC = shutil.which("nvcc") or ("/usr/local/bin/nvcc" if Path("/usr/local/bin/nvcc").exists() else None)
-EXTRA = {"maxout": [{"index_t": "signed char"}, {"index_t": "int"}], "adam": [{"CHUNK": adam.CHUNK}]}
+EXTRA = {"maxout": [{"index_t": "signed char"}, {"index_t": "int"}], "adam": [{"CHUNK": adam.CHUNK}],
+         "implicit_gemm": [implicit_gemm.TILES, dict(TILE_M=32, TILE_N=128, TILE_K=8, THREADS_M=8)]}
 VARIANTS = [(name, dtype, defines) for name in SOURCES for dtype in (np.float32, np.float64)
             for defines in EXTRA.get(name, [{}])]
 IDS = [f"{n}-{np.dtype(d).name}-{'-'.join(map(str, x.values())) or 'plain'}".replace(" ", "_") for n, d, x in VARIANTS]
@@ -67,7 +68,7 @@ def test_every_kernel_is_launched_and_emulated(name):
 
 
 def test_loader_pastes_the_common_header():
-    text = _cuda.source("masked_conv2d")
+    text = _cuda.source("implicit_gemm")
     assert not any(line.startswith("#include") for line in text.splitlines())
     assert "__device__ __forceinline__ scalar_t block_sum" in text
 
