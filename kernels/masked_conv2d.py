@@ -1,9 +1,9 @@
 """Masked 2-D convolution (PixelCNN masks A/B, Gated PixelCNN vertical/horizontal stacks).
 
 y = conv2d(x, w * mask, b) with stride 1 and zero padding (top, bottom, left, right), computed over the
-unmasked taps only: the CUDA kernels (masked_conv2d.cu) loop over a precomputed list of (dy, dx)
-offsets instead of multiplying by zero. On NumPy arrays the `reference_*` functions below run; they
-define correct.
+unmasked taps only: on CuPy arrays the implicit-GEMM kernels (implicit_gemm.cu, which conv2d shares) walk
+the list of unmasked (dy, dx) offsets instead of multiplying by zero. On NumPy arrays the `reference_*`
+functions below run; they define correct.
 
 Backward is three Functions that differentiate each other (so double backward works):
 forward conv, grad-input (a transposed masked conv over the flipped taps) and grad-weight
