@@ -1,30 +1,51 @@
-"""Time one training step of two models in minigen and in PyTorch.
+"""Time one training step of two models in minigen and in PyTorch, the contenders interleaved.
 
-    python bench/train_step.py --device cuda [--steps 20] [--out bench/results]
-    python bench/train_step.py --device cpu --quick          # a smoke check with tiny sizes
+    python bench/train_step.py --device cuda [--rounds 7] [--steps 10] [--out bench/results]
+    python bench/train_step.py --device cpu --quick          # a smoke check: tiny sizes, 2 rounds of 1 step
 
 - DCGAN on 32x32 RGB, batch 64: a discriminator step (real and fake, BCE with logits) and a generator
   step, Adam(2e-4, betas (0.5, 0.999)); 64 base channels, BatchNorm, LeakyReLU 0.2.
 - PixelCNN on 28x28 binary images, batch 64: a 7x7 mask-A layer and six 3x3 mask-B layers of 64 channels
   (7 masked layers), ReLU, a 1x1 output convolution, BCE with logits, Adam(1e-3).
 
-Variants: "minigen" (nn layers and optim.Adam as they are), "minigen+kernels" (the PixelCNN's masked
-convolutions through minigen.kernels.masked_conv2d and every Adam update through the multi-tensor kernel;
-on the CPU these run the kernels' NumPy references), "torch" (PyTorch's defaults: TF32 as its flags say)
-and "torch-fp32" (TF32 off for cuDNN and matmul). The same module tree is built from minigen.nn and
-torch.nn. A step's time is the median over `--steps` synchronised steps after warm-up. Writes
-bench/results/train_step-<gpu>.json with the flags and versions (not with --quick unless --out is given).
+The same module tree is built from minigen.nn and torch.nn for each contender:
+- "minigen": minigen.kernels.enabled = False, the plain CuPy (or NumPy) composition;
+- "minigen+kernels": kernels on, conv_algorithm "implicit_gemm" (the default), the PixelCNN's masked
+  convolutions through minigen.kernels.masked_conv2d and every Adam update through one multi-tensor
+  adam_step launch (on the CPU these run the kernels' NumPy references);
+- "minigen+kernels-im2col": the same with conv_algorithm "im2col" (im2col/col2im kernels + cuBLAS) for
+  the plain convolutions (the masked ones keep their own kernel, implicit GEMM over the unmasked taps);
+- "torch": PyTorch's defaults (cuDNN convolutions in TF32), the flags recorded as they are at start;
+- "torch-fp32": torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False.
+Every step function first sets its contender's switches (minigen.kernels.enabled/conv_algorithm or the
+torch flags), so the contenders can be interleaved. Each step function is warmed up (3 steps, past
+compilation and autotuning), then `--rounds` rounds (at least 5, default 7) each time every contender
+once, round r starting at contender r mod count, each model over `--steps` back-to-back steps (default
+10). Timers: CUDA events on --device cuda (CuPy's for minigen, torch's for PyTorch; the end event is
+synchronised), time.perf_counter on cpu. The table and JSON report the median ms per step over rounds and
+each minigen contender's ratio to "torch" and to "torch-fp32" (minigen / torch: the target is <= 1.5).
+
+Writes bench/results/train_step-<gpu>.json (not with --quick unless --out is given) with "device", "gpu",
+"sizes", "rounds", "steps", "warmup", "ms_per_step" {contender: {model: median}}, "ms_per_round"
+{contender: {model: [ms per step, one per round]}}, "ratio_to_torch" and "ratio_to_torch_fp32"
+{minigen contender: {model: ratio}}, "flags" {contender: the switches it ran with} and "versions"
+(python, numpy, minigen, cupy, CUDA runtime and driver, torch, torch.version.cuda, cuDNN).
+PyTorch is optional: without it only minigen is timed and the ratios are empty.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
+import os
 import platform
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -36,10 +57,15 @@ from minigen.kernels.adam import adam_step
 from minigen.kernels.masked_conv2d import masked_conv2d
 
 RESULTS = Path(__file__).resolve().parent / "results"
+MODELS = ("dcgan", "pixelcnn")
+MINIGEN = {"minigen": (False, "implicit_gemm"), "minigen+kernels": (True, "implicit_gemm"),
+           "minigen+kernels-im2col": (True, "im2col")}  # contender: (kernels.enabled, kernels.conv_algorithm)
+TORCH_FLAGS = ("cudnn.allow_tf32", "cuda.matmul.allow_tf32", "cudnn.benchmark", "cudnn.deterministic")
+STRICT_FP32 = {"cudnn.allow_tf32": False, "cuda.matmul.allow_tf32": False}
 
 
 def _bench_kernels():
-    """bench/kernels.py as a module (for its GPU-name and torch helpers), loaded by path."""
+    """bench/kernels.py as a module (for its GPU-name, torch, timer and version helpers), loaded by path."""
     spec = importlib.util.spec_from_file_location("bench_kernels", Path(__file__).resolve().parent / "kernels.py")
     module = sys.modules["bench_kernels"] = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -105,7 +131,7 @@ class KernelAdam:
 # ------------------------------------------------------------------------------------- frameworks
 
 def minigen_steps(device: str, sizes: dict, kernels: bool) -> dict:
-    """{model: step function} in minigen."""
+    """{model: step function} in minigen; `kernels`: masked convolutions and Adam through the kernels."""
     mg.manual_seed(0)
     rng = np.random.default_rng(0)
     adam = (lambda ps, lr, betas: KernelAdam(ps, lr, betas)) if kernels else \
@@ -139,14 +165,7 @@ def minigen_steps(device: str, sizes: dict, kernels: bool) -> dict:
         loss.backward()
         opt.step()
 
-    def with_kernels(step):
-        """Run `step` with minigen's fused kernels switched on or off (the variants are interleaved)."""
-        def run():
-            minigen.kernels.enabled = kernels
-            step()
-        return run
-
-    return {"dcgan": with_kernels(dcgan_step), "pixelcnn": with_kernels(pixelcnn_step)}
+    return {"dcgan": dcgan_step, "pixelcnn": pixelcnn_step}
 
 
 def torch_steps(torch, device: str, sizes: dict) -> dict:
@@ -197,63 +216,183 @@ def torch_steps(torch, device: str, sizes: dict) -> dict:
     return {"dcgan": dcgan_step, "pixelcnn": pixelcnn_step}
 
 
-def time_steps(step, sync, steps: int, warmup: int) -> float:
-    """Median milliseconds of a synchronised step."""
-    for _ in range(warmup):
+# -------------------------------------------------------------------------------------- contenders
+
+@dataclass
+class Contender:
+    """One framework configuration: {model: step function}, its timer and the switches it runs with."""
+
+    steps: dict
+    timer: Callable  # measure(fn, reps) -> ms per call
+    flags: dict
+
+
+def switched(steps: dict, switch: Callable) -> dict:
+    """Each step function calling `switch()` first (it sets the contender's flags: contenders interleave)."""
+    def run(step):
+        switch()
         step()
-    sync()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        step()
-        sync()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    return {model: functools.partial(run, step) for model, step in steps.items()}
+
+
+def torch_flag(torch, name: str) -> tuple:
+    """(owner, attribute) of a flag named below torch.backends, e.g. "cuda.matmul.allow_tf32"."""
+    *path, attr = name.split(".")
+    return functools.reduce(getattr, path, torch.backends), attr
+
+
+def torch_flags(torch) -> dict:
+    """The TORCH_FLAGS as they are now."""
+    return {name: getattr(*torch_flag(torch, name)) for name in TORCH_FLAGS}
+
+
+def minigen_contender(device: str, sizes: dict, enabled: bool, algorithm: str, timer: Callable) -> Contender:
+    """minigen with minigen.kernels.enabled = `enabled` and conv_algorithm = `algorithm`."""
+    def switch():
+        minigen.kernels.enabled, minigen.kernels.conv_algorithm = enabled, algorithm
+    flags = {"kernels.enabled": enabled, "kernels.conv_algorithm": algorithm,
+             "CUPY_TF32": os.environ.get("CUPY_TF32", "0")}  # CuPy's cuBLAS GEMMs use TF32 only when "1"
+    return Contender(switched(minigen_steps(device, sizes, kernels=enabled), switch), timer, flags)
+
+
+def torch_contender(torch, device: str, sizes: dict, flags: dict, timer: Callable) -> Contender:
+    """PyTorch with the given TORCH_FLAGS; records them and float32_matmul_precision as they then read."""
+    def switch():
+        for name, value in flags.items():
+            setattr(*torch_flag(torch, name), value)
+    switch()
+    used = {**torch_flags(torch), "float32_matmul_precision": torch.get_float32_matmul_precision()}
+    return Contender(switched(torch_steps(torch, device, sizes), switch), timer, used)
+
+
+def wall_timer(fn: Callable, reps: int) -> float:
+    """Milliseconds per call of `fn` over `reps` back-to-back calls, by time.perf_counter (CPU)."""
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) * 1e3 / reps
+
+
+def timer_for(device: str, cp=None, torch=None) -> Callable:
+    """The measure(fn, reps) -> ms per call: on cuda CUDA events (torch's when `torch` is given, else
+    CuPy's; bench/kernels.py's timers), on cpu time.perf_counter."""
+    if device == "cpu":
+        return wall_timer
+    return _helpers.torch_timer(torch) if torch is not None else _helpers.cupy_timer(cp)
+
+
+def build(device: str, sizes: dict, cp, torch) -> dict[str, Contender]:
+    """Every contender: the MINIGEN ones, then (when PyTorch is there) "torch" and "torch-fp32"."""
+    out = {name: minigen_contender(device, sizes, enabled, algorithm, timer_for(device, cp=cp))
+           for name, (enabled, algorithm) in MINIGEN.items()}
+    if torch is not None:
+        defaults = torch_flags(torch)
+        for name, flags in (("torch", defaults), ("torch-fp32", {**defaults, **STRICT_FP32})):
+            out[name] = torch_contender(torch, device, sizes, flags, timer_for(device, torch=torch))
+    return out
+
+
+def interleaved(contenders: dict[str, Contender], rounds: int, steps: int, warmup: int) -> dict:
+    """{contender: {model: [ms per step, one per round]}}: every step function is run `warmup` times,
+    then round r times each contender once, starting at contender r mod count, each model over `steps`
+    back-to-back steps."""
+    for contender in contenders.values():
+        for step in contender.steps.values():
+            for _ in range(warmup):
+                step()
+    names = list(contenders)
+    times = {name: {model: [] for model in MODELS} for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            for model, step in contenders[name].steps.items():
+                times[name][model].append(contenders[name].timer(step, steps))
+    return times
+
+
+def ratios(ms: dict, base: str) -> dict:
+    """{minigen contender: {model: its ms / base's ms}}; empty when `base` was not timed."""
+    if base not in ms:
+        return {}
+    return {name: {m: ms[name][m] / ms[base][m] for m in MODELS} for name in ms if name in MINIGEN}
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+def run_versions(cp, torch) -> dict:
+    """bench/kernels.py's versions on cuda (CuPy, CUDA runtime/driver, torch, its CUDA and cuDNN); on cpu
+    python, numpy, minigen and torch."""
+    if cp is not None:
+        return _helpers.versions(cp, torch)
+    return {"python": platform.python_version(), "numpy": np.__version__, "minigen": mg.__version__,
+            "torch": torch.__version__ if torch is not None else None}
+
+
+def load_torch(device: str):
+    """torch when it is installed (and, for cuda, sees a GPU), else None."""
+    if device == "cuda":
+        return import_torch()
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+def print_table(result: dict) -> None:
+    """Rows: contenders; columns: each model's median ms, then the minigen rows' ratios to torch/torch-fp32."""
+    print(f"{result['device']} ({result['gpu'] or 'no GPU'}): median ms per step; rounds {result['rounds']} "
+          f"(interleaved), steps {result['steps']} per timing; x torch = minigen ms / torch ms")
+    header = f"{'contender':<24} {'dcgan ms':>9} {'pixelcnn ms':>12} {'dcgan x torch':>14} {'x torch-fp32':>13} " \
+             f"{'pixelcnn x torch':>17} {'x torch-fp32':>13}"
+    print(header)
+    print("-" * len(header))
+
+    def ratio(key, name, model):
+        value = result[key].get(name, {}).get(model)
+        return f"{value:.2f}" if value is not None else "-"
+    for name, row in result["ms_per_step"].items():
+        print(f"{name:<24} {row['dcgan']:9.2f} {row['pixelcnn']:12.2f} "
+              f"{ratio('ratio_to_torch', name, 'dcgan'):>14} {ratio('ratio_to_torch_fp32', name, 'dcgan'):>13} "
+              f"{ratio('ratio_to_torch', name, 'pixelcnn'):>17} {ratio('ratio_to_torch_fp32', name, 'pixelcnn'):>13}")
+
+
+def parse(argv) -> argparse.Namespace:
+    """The arguments; --quick defaults to 2 rounds of 1 step, otherwise 7 rounds (at least 5) of 10."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved timing rounds (default 7, at least 5)")
+    parser.add_argument("--steps", type=int, default=None, help="back-to-back steps per timing (default 10)")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 rounds of 1 step (a smoke check)")
+    parser.add_argument("--out", type=Path, default=None, help=f"folder for the JSON (default {RESULTS})")
+    args = parser.parse_args(argv)
+    args.rounds = args.rounds if args.rounds is not None else (2 if args.quick else 7)
+    args.steps = args.steps if args.steps is not None else (1 if args.quick else 10)
+    if args.rounds < (1 if args.quick else 5) or args.steps < 1:
+        parser.error("--rounds must be at least 5 (1 with --quick) and --steps at least 1")
+    return args
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cuda")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 steps (a smoke check)")
-    parser.add_argument("--out", type=Path, default=None, help=f"folder for the JSON (default {RESULTS})")
-    args = parser.parse_args(argv)
+    args = parse(argv)
     if args.device == "cuda" and not mg.cuda.is_available():
         sys.exit("bench/train_step.py: --device cuda but no CUDA GPU is available (mg.cuda.is_available() is "
                  "False); run with --device cpu --quick for a CPU smoke check")
     sizes = dict(batch=2, dcgan_ch=8, pixelcnn_ch=8) if args.quick else dict(batch=64, dcgan_ch=64, pixelcnn_ch=64)
-    steps, warmup = (2, 1) if args.quick else (args.steps, 3)
+    warmup = 1 if args.quick else 3
     cp = mg.backend.xp_for("cuda") if args.device == "cuda" else None
-    mg_sync = cp.cuda.Device().synchronize if cp is not None else (lambda: None)
-
-    variants = {"minigen": (minigen_steps(args.device, sizes, kernels=False), mg_sync),
-                "minigen+kernels": (minigen_steps(args.device, sizes, kernels=True), mg_sync)}
-    torch = import_torch() if args.device == "cuda" else _torch_cpu()
-    flags = {}
+    torch = load_torch(args.device)
     if torch is None:
         print("PyTorch is not available: only minigen is timed")
+    versions = run_versions(cp, torch)  # before any contender touches the torch flags
+    contenders = build(args.device, sizes, cp, torch)
+    per_round = interleaved(contenders, args.rounds, args.steps, warmup)
+    ms = {name: {m: statistics.median(t) for m, t in row.items()} for name, row in per_round.items()}
     result = {"device": args.device, "gpu": gpu_name(cp) if cp is not None else None, "sizes": sizes,
-              "versions": {"python": platform.python_version(), "numpy": np.__version__, "minigen": mg.__version__,
-                           "cupy": cp.__version__ if cp is not None else None,
-                           "torch": torch.__version__ if torch is not None else None},
-              "flags": flags, "ms_per_step": {}}
-    for name, (model_steps, sync) in variants.items():
-        result["ms_per_step"][name] = {m: time_steps(s, sync, steps, warmup) for m, s in model_steps.items()}
-    if torch is not None:
-        tsync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
-        if args.device == "cuda":
-            result["versions"].update(torch_cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
-        for name, tf32 in (("torch", None), ("torch-fp32", False)):
-            if tf32 is not None:
-                torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
-            flags[name] = {"cudnn.allow_tf32": torch.backends.cudnn.allow_tf32,
-                           "cuda.matmul.allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-                           "cudnn.benchmark": torch.backends.cudnn.benchmark}
-            model_steps = torch_steps(torch, args.device, sizes)
-            result["ms_per_step"][name] = {m: time_steps(s, tsync, steps, warmup) for m, s in model_steps.items()}
-    print(f"{'variant':<16} {'dcgan ms':>10} {'pixelcnn ms':>12}")
-    for name, row in result["ms_per_step"].items():
-        print(f"{name:<16} {row['dcgan']:10.2f} {row['pixelcnn']:12.2f}")
+              "rounds": args.rounds, "steps": args.steps, "warmup": warmup, "ms_per_step": ms,
+              "ms_per_round": per_round, "ratio_to_torch": ratios(ms, "torch"),
+              "ratio_to_torch_fp32": ratios(ms, "torch-fp32"),
+              "flags": {name: c.flags for name, c in contenders.items()}, "versions": versions}
+    print_table(result)
     out = args.out if args.out is not None else (None if args.quick else RESULTS)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -261,14 +400,6 @@ def main(argv=None) -> dict:
         path.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {path}")
     return result
-
-
-def _torch_cpu():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 if __name__ == "__main__":
