@@ -57,8 +57,10 @@ def _module(name: str, opts: tuple):
     return cupy().RawModule(code=source(name), options=opts)
 
 
+@functools.cache
 def function(name: str, kernel: str, dtype, **defines):
-    """The compiled `extern "C"` function `kernel` of kernels/NAME.cu for `dtype` (cached)."""
+    """The compiled `extern "C"` function `kernel` of kernels/NAME.cu for `dtype` (cached: CuPy's
+    get_function looks the kernel up in the driver on every call)."""
     return _module(name, options(dtype, name, **defines)).get_function(kernel)
 
 

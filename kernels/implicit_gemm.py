@@ -129,6 +129,8 @@ def cuda_conv(x, wp, b, taps: Taps, stride: Pair, padding: Pair, dilation: Pair,
     cp = _cuda.cupy()
     n, o = x.shape[0], wp.shape[0]
     y = cp.empty((n, o) + tuple(out_size), x.dtype)
+    if y.size == 0:  # an empty batch: no launch (a grid of 0 blocks is invalid)
+        return y
     bias = cp.ascontiguousarray(b, x.dtype) if b is not None else y  # y: not read when has_bias is 0
     dy, dx = device_taps(taps)
     _launch("implicit_gemm_forward", groups * _tiles(n * out_size[0] * out_size[1], o // groups),
@@ -143,6 +145,8 @@ def cuda_conv_grad_input(gy, wp, taps: Taps, stride: Pair, padding: Pair, dilati
     cp = _cuda.cupy()
     n, o, cg = gy.shape[0], wp.shape[0], wp.shape[1]
     gx = cp.empty((n, groups * cg) + tuple(image_size), gy.dtype)
+    if gx.size == 0:
+        return gx
     dy, dx = device_taps(taps)
     _launch("implicit_gemm_grad_input", groups * _tiles(n * image_size[0] * image_size[1], cg),
             (cp.ascontiguousarray(gy), cp.ascontiguousarray(wp, gy.dtype), dy, dx, gx), gx.shape, gy.shape, o, taps,
@@ -164,8 +168,8 @@ def cuda_conv_grad_weight(x, gy, taps: Taps, stride: Pair, padding: Pair, dilati
     cp = _cuda.cupy()
     (n, c), (o, ho, wo) = x.shape[:2], gy.shape[1:]
     ct = c // groups * len(taps[0])
-    if ct == 0:  # no taps (mask A of a 1x1 kernel)
-        return cp.zeros((o, c // groups, 0), x.dtype)
+    if ct == 0 or n * ho * wo == 0:  # no taps (mask A of a 1x1 kernel), or an empty batch
+        return cp.zeros((o, c // groups, len(taps[0])), x.dtype)
     tiles = groups * _tiles(o // groups, ct)
     splits, slice_ = split_k(n * ho * wo, tiles)
     partial = cp.empty((splits, o, ct), x.dtype)

@@ -372,11 +372,12 @@ class Function:
         elif n == 2:
             arrays = (inputs[0].data, inputs[1].data)
             if type(arrays[0]) is not type(arrays[1]):
-                _check_devices(cls.__name__, inputs, arrays)
+                arrays = _check_devices(cls.__name__, inputs, arrays)
         else:
-            arrays = tuple([x.data for x in inputs])
-            _check_devices(cls.__name__, inputs, arrays)
+            arrays = _check_devices(cls.__name__, inputs, tuple([x.data for x in inputs]))
         prof = _profiler
+        if prof is not None:
+            prof.synchronize(arrays)
         t0 = time.perf_counter() if prof is not None else 0.0
         try:
             ys = f.forward(*arrays)
@@ -389,6 +390,8 @@ class Function:
         else:
             ys = tuple(np.asarray(y) if isinstance(y, _SCALARS) else y for y in ys)
         if prof is not None or _anomaly_mode:
+            if prof is not None:
+                prof.synchronize(arrays)
             _inspect_forward(prof, cls.__name__, time.perf_counter() - t0, (ys,) if single else ys, inputs)
         record = False
         if _grad_enabled:
@@ -456,12 +459,18 @@ def _as_tensors(inputs: tuple) -> tuple:
     return tuple(x if isinstance(x, Tensor) else as_tensor(x, like) for x in inputs)
 
 
-def _check_devices(op: str, xs, arrays) -> None:
-    """All inputs on one device (arrays of different types, say a NumPy scalar and an array, may be)."""
-    if any(type(a) is not type(arrays[0]) for a in arrays):
-        device = backend.device_of(arrays[0])
-        if any(backend.device_of(a) != device for a in arrays):
-            _device_error(op, xs)
+def _check_devices(op: str, xs, arrays) -> tuple:
+    """The arrays, all on one device (arrays of different types, say a NumPy scalar and an array, may be).
+    As in PyTorch, a 0-d CPU constant (no gradient) joins CUDA inputs, so Normal(0., 1.) or `x * 2.0`
+    work with CUDA tensors; any other mix is an error naming the op and the devices."""
+    if all(type(a) is type(arrays[0]) for a in arrays):
+        return arrays
+    devices = [backend.device_of(a) for a in arrays]
+    if all(d == devices[0] for d in devices):
+        return arrays
+    if all(d == "cuda" or (a.ndim == 0 and not x.requires_grad) for d, a, x in zip(devices, arrays, xs)):
+        return tuple(backend.to_device(a, "cuda") for a in arrays)
+    _device_error(op, xs)
 
 
 def _device_error(op: str, xs):
@@ -587,6 +596,9 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
 
 def _inspected_backward(f: Function, grads: list, prof):
     """f.backward under the profiler's clock and anomaly mode's checks."""
+    arrays = [g.data for g in grads if g is not None]
+    if prof is not None:
+        prof.synchronize(arrays)
     t0 = time.perf_counter()
     if prof is not None:
         prof.enter_backward()
@@ -598,6 +610,7 @@ def _inspected_backward(f: Function, grads: list, prof):
         raise FloatingPointError(f"anomaly: {type(f).__name__} produced NaN or inf in backward ({e})") from e
     finally:
         if prof is not None:
+            prof.synchronize(arrays)
             prof.exit_backward(type(f).__name__, time.perf_counter() - t0)
     if _anomaly_mode:
         outs = gxs if isinstance(gxs, tuple) else (gxs,)

@@ -48,6 +48,19 @@ def array_module(a):
     return _import_cupy() or np
 
 
+def as_array(a):
+    """`a` itself when it is already an array (NumPy or CuPy, any device), else np.asarray(a).
+    (np.asarray on a CuPy array raises: CuPy refuses implicit copies to the host.)"""
+    return a if isinstance(a, np.ndarray) or (hasattr(a, "dtype") and hasattr(a, "shape")
+                                              and not isinstance(a, np.generic)) else np.asarray(a)
+
+
+def synchronize(device: str) -> None:
+    """Wait for the device's queued work (a no-op on the CPU); for timings."""
+    if device == "cuda":
+        xp_for("cuda").cuda.get_current_stream().synchronize()
+
+
 def xp_for(device: str):
     """The array module for a device name."""
     if device == "cpu":

@@ -214,7 +214,8 @@ class Categorical(Distribution):
 
     def log_prob(self, value) -> Tensor:
         """log p_value, by a one-hot contraction over the class axis (value broadcasts with batch_shape)."""
-        v = value.data if isinstance(value, Tensor) else np.asarray(value)
+        v = value.data if isinstance(value, Tensor) else backend.to_device(backend.as_array(value),
+                                                                          self.logits.device)
         if v.dtype.kind not in "iu":
             raise TypeError(f"Categorical.log_prob: value must hold integer class indices, got {v.dtype}")
         onehot = one_hot(v, self.num_categories, dtype=self.dtype)

@@ -14,7 +14,7 @@ from .autograd import Tensor, as_tensor
 from .ops.elementwise import elu, erf, leaky_relu, log, relu, sigmoid, softplus, tanh
 from .ops.linalg import matmul
 from .ops.reduction import log_softmax, logsumexp, softmax
-from .ops.shape import reshape, transpose
+from .ops.shape import reshape, transpose, where
 
 __all__ = ["linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "softmax",
            "log_softmax", "logsumexp", "dropout", "embedding", "maxout", "gumbel_softmax", "batch_norm",
@@ -76,7 +76,7 @@ def maxout(x: Tensor, pieces: int, axis: int = 1) -> Tensor:
 
 def one_hot(indices, num_classes: int, dtype=np.float32) -> Tensor:
     """One-hot float Tensor of shape indices.shape + (num_classes,)."""
-    idx = indices.data if isinstance(indices, Tensor) else np.asarray(indices)
+    idx = indices.data if isinstance(indices, Tensor) else backend.as_array(indices)
     xp = backend.array_module(idx)
     return Tensor._make((idx[..., None] == xp.arange(num_classes)).astype(dtype))
 
@@ -174,9 +174,11 @@ def binary_cross_entropy(p: Tensor, target, weight=None, reduction: str = "mean"
 
 
 def _clamped_log(p: Tensor) -> Tensor:
-    """max(log p, -100). p is first kept off 0, so that a saturated probability (a float32 sigmoid
-    rounds to exactly 0 or 1) gives a zero gradient, not 0 * (1/0) = NaN."""
-    return log(p.clip(lo=1e-45)).clip(lo=-100)
+    """max(log p, -100), as PyTorch's BCE. Where p is exactly 0 (a float32 sigmoid saturates) the value
+    is -100 with a zero gradient: log is taken of 1 there, never of 0 or of a subnormal (which the GPU
+    flushes to 0), so no 0 * (1/0) = NaN reaches the gradient."""
+    positive = p.data > 0
+    return where(positive, log(where(positive, p, 1.0)), -100.0).clip(lo=-100)
 
 
 def binary_cross_entropy_with_logits(x: Tensor, target, weight=None, reduction: str = "mean",
@@ -195,7 +197,8 @@ def binary_cross_entropy_with_logits(x: Tensor, target, weight=None, reduction: 
 
 def nll_loss(log_probs: Tensor, target, reduction: str = "mean", ignore_index: int | None = None) -> Tensor:
     """-log_probs[n, target[n]] with classes on axis 1 (any trailing axes allowed)."""
-    t = target.data if isinstance(target, Tensor) else target
+    t = backend.to_device(target.data if isinstance(target, Tensor) else backend.as_array(target),
+                          log_probs.device)
     if t.dtype.kind not in "iu":
         raise TypeError(f"nll_loss: target must hold integer class indices, got {t.dtype}")
     n_classes = log_probs.shape[1]

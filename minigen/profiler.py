@@ -1,12 +1,14 @@
 """`with mg.profile() as p:` per-op-type calls, forward/backward seconds and bytes allocated.
 
 Time spent in ops that a backward formula calls is charged to that backward, not to their own forward.
+On CUDA arrays the clock waits for the GPU before and after each op (kernels launch asynchronously), so
+the times are device times, at the cost of running everything synchronously while profiling.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 
-from . import autograd
+from . import autograd, backend
 
 
 class _Row:
@@ -35,6 +37,12 @@ class profile:
 
     def __exit__(self, *exc) -> None:
         autograd._profiler = self._previous
+
+    @staticmethod
+    def synchronize(arrays) -> None:
+        """Wait for the GPU when any of the arrays lives there."""
+        if any(backend.device_of(a) == "cuda" for a in arrays):
+            backend.synchronize("cuda")
 
     def record_forward(self, op: str, seconds: float, outputs) -> None:
         if self._depth:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import backend
 from .. import functional as F
 from ..autograd import Tensor
 from ..ops.shape import where
@@ -35,8 +36,8 @@ class Embedding(Module):
             self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices) -> Tensor:
-        if not isinstance(indices, Tensor) and not hasattr(indices, "dtype"):
-            indices = np.asarray(indices)
+        if not isinstance(indices, Tensor):
+            indices = backend.to_device(backend.as_array(indices), self.weight.device)
         out = F.embedding(indices, self.weight)
         if self.padding_idx is None:
             return out

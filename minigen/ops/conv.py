@@ -285,7 +285,8 @@ def masked_conv2d(x: Tensor, w: Tensor, b: Tensor | None = None, mask_type: str 
     if mask_type not in ("A", "B"):
         raise ValueError(f"masked_conv2d: mask_type must be 'A' or 'B', got {mask_type!r} ({_where(x, w)})")
     stride, dilation = pair(stride, "stride", "masked_conv2d"), pair(dilation, "dilation", "masked_conv2d")
-    if kernels.active(x.data, w.data) and stride == dilation == (1, 1):
+    same_dtype = x.dtype == w.dtype and (b is None or b.dtype == x.dtype)
+    if kernels.active(x.data, w.data) and same_dtype and stride == dilation == (1, 1):
         return kernels.masked_conv2d.masked_conv2d(x, w, b, mask_type, padding)
     kh, kw = w.shape[2:]
     mask = backend.xp_for(w.device).asarray(pixelcnn_mask(kh, kw, mask_type), dtype=w.dtype)

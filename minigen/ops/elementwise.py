@@ -146,6 +146,8 @@ class Clip(Function):
     def forward(self, x):
         self.inside = ((x >= (-np.inf if self.lo is None else self.lo)) &
                        (x <= (np.inf if self.hi is None else self.hi))).astype(x.dtype)
+        if self.lo is None and self.hi is None:  # NumPy copies; CuPy refuses clip(x, None, None)
+            return x.copy()
         return np.clip(x, self.lo, self.hi)
 
     def backward(self, gy):

@@ -71,11 +71,35 @@ def _is_basic(index) -> bool:
     return all(i is None or i is Ellipsis or isinstance(i, (int, slice, np.integer)) for i in items)
 
 
+def check_cuda_indices(shape: tuple, index) -> None:
+    """Raise IndexError for an integer-array index out of range on its axis: CuPy wraps such indices
+    around silently (NumPy raises). One device sync per integer array."""
+    items = index if isinstance(index, tuple) else (index,)
+    items = tuple(backend.as_array(i) if isinstance(i, list) else i for i in items)
+    consumed = sum(i.ndim if getattr(i, "dtype", None) == bool else 0 if i is None or i is Ellipsis else 1
+                   for i in items)
+    axis = 0
+    for item in items:
+        if item is Ellipsis:
+            axis += len(shape) - consumed
+        elif getattr(item, "dtype", None) == bool:
+            axis += item.ndim
+        elif item is not None:
+            if getattr(item, "ndim", 0) > 0 and item.dtype.kind in "iu" and item.size:
+                low, high = int(item.min()), int(item.max())
+                if low < -shape[axis] or high >= shape[axis]:
+                    raise IndexError(f"index {low if low < -shape[axis] else high} is out of bounds for axis "
+                                     f"{axis} with size {shape[axis]}")
+            axis += 1
+
+
 class GetItem(Function):
     """x[index] (basic, slice, integer-array or boolean); backward scatter-adds into zeros."""
 
     def forward(self, x):
         self.source = x.shape
+        if not _is_basic(self.index) and backend.device_of(x) == "cuda":
+            check_cuda_indices(x.shape, self.index)
         return x[self.index]
 
     def backward(self, gy):
@@ -228,6 +252,7 @@ def where(cond, a, b) -> Tensor:
         cond = cond.data
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     a, b = as_tensor(a, like), as_tensor(b, like)
+    cond = backend.to_device(backend.as_array(cond), a.device)
     try:
         shape = np.broadcast_shapes(cond.shape, a.shape, b.shape)
     except ValueError:
