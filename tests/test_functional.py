@@ -186,7 +186,7 @@ SPECS = [
     OpSpec("maxout", F.maxout, _np_maxout, _maxout(), domains=("distinct",), gradgrad=True),
 ]
 
-test_forward, test_gradcheck, test_gradgradcheck = make_tests(SPECS)
+test_forward, test_gradcheck, test_gradgradcheck, test_on_cuda = make_tests(SPECS)
 
 
 # ------------------------------------------------------------------------------------------- dropout

@@ -1,16 +1,19 @@
 """The one test factory for ops: a table of `OpSpec`s becomes parametrized hypothesis tests.
 
 A spec names a minigen callable, a plain-NumPy reference and a strategy of `Case`s (the shapes of the
-tensor inputs and the keyword parameters). `make_tests(specs)` returns three test functions:
+tensor inputs and the keyword parameters). `make_tests(specs)` returns four test functions:
 
 - test_forward: the op against its NumPy reference in float32 and float64; the output keeps the
   input dtype and requires grad exactly when the op is differentiable;
 - test_gradcheck: float64 central differences contracted with random cotangents, on contiguous and
   non-contiguous inputs;
 - test_gradgradcheck: second derivatives (and the derivative with respect to the cotangent), for
-  specs with `gradgrad=True`.
+  specs with `gradgrad=True`;
+- test_on_cuda (marked gpu: skipped without a GPU): the op on CUDA tensors gives the CPU's output and
+  gradients, on CUDA.
 
-Use it in a test module as `test_forward, test_gradcheck, test_gradgradcheck = make_tests(SPECS)`.
+Use it in a test module as
+`test_forward, test_gradcheck, test_gradgradcheck, test_on_cuda = make_tests(SPECS)`.
 """
 from __future__ import annotations
 
@@ -124,7 +127,7 @@ def _call(spec: OpSpec, case: Case):
 # -------------------------------------------------------------------------------------------- tests
 
 def make_tests(specs: list) -> tuple:
-    """(test_forward, test_gradcheck, test_gradgradcheck) parametrized over `specs`."""
+    """(test_forward, test_gradcheck, test_gradgradcheck, test_on_cuda) parametrized over `specs`."""
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ValueError(f"op spec names must be unique: {sorted(n for n in names if names.count(n) > 1)}")
@@ -147,7 +150,33 @@ def make_tests(specs: list) -> tuple:
             assert out.dtype == expected.dtype and not out.requires_grad and out.creator is None
         np.testing.assert_allclose(out.numpy(), expected, **TOLERANCE[dtype], err_msg=spec.name)
 
-    return test_forward, _derivative_test(gradcheck, differentiable), _derivative_test(gradgradcheck, second)
+    @pytest.mark.gpu
+    @pytest.mark.parametrize("spec", specs, ids=str)
+    @given(data=st.data())
+    def test_on_cuda(spec: OpSpec, data) -> None:
+        case = data.draw(spec.cases, label="case")
+        arrays = draw_arrays(data, spec, case, np.float64)
+        outputs = {}
+        for device in ("cpu", "cuda"):
+            leaves = [mg.tensor(a, requires_grad=spec.differentiable and k not in spec.constant, device=device)
+                      for k, a in enumerate(arrays)]
+            y = spec.fn(*leaves, **case.params)
+            assert y.device == device, f"{spec.name}: the output of {device} inputs is on {y.device}"
+            grads = []
+            if spec.differentiable:
+                cotangent = mg.tensor(np.random.default_rng(0).standard_normal(y.shape), device=device)
+                wanted = [x for x in leaves if x.requires_grad]
+                grads = mg.grad(y, wanted, cotangent, allow_unused=True)
+                assert all(g is None or g.device == device for g in grads), f"{spec.name}: gradient off {device}"
+            outputs[device] = [y.numpy()] + [None if g is None else g.numpy() for g in grads]
+        for k, (a, b) in enumerate(zip(outputs["cuda"], outputs["cpu"], strict=True)):
+            if a is None or b is None:
+                assert a is b, f"{spec.name}: output {k} is None on one device only"
+            else:
+                np.testing.assert_allclose(a, b, **TOLERANCE[np.float64], err_msg=f"{spec.name}: output {k}")
+
+    return (test_forward, _derivative_test(gradcheck, differentiable), _derivative_test(gradgradcheck, second),
+            test_on_cuda)
 
 
 def _derivative_test(check: Callable, specs: list) -> Callable:

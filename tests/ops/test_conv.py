@@ -127,7 +127,7 @@ SPECS = [
     OpSpec("masked_conv2d", F.masked_conv2d, masked_conv2d_loops, masked_cases()),
 ]
 
-test_forward, test_gradcheck, test_gradgradcheck = make_tests(SPECS)
+test_forward, test_gradcheck, test_gradgradcheck, test_on_cuda = make_tests(SPECS)
 
 
 # ---------------------------------------------------------------------------------- beyond the factory

@@ -55,7 +55,7 @@ SPECS = [
      for name, op in [("eq", operator.eq), ("ne", operator.ne), ("lt", operator.lt), ("le", operator.le),
                       ("gt", operator.gt), ("ge", operator.ge)]]
 
-test_forward, test_gradcheck, test_gradgradcheck = make_tests(SPECS)
+test_forward, test_gradcheck, test_gradgradcheck, test_on_cuda = make_tests(SPECS)
 
 
 def test_maximum_and_minimum_split_ties_evenly():

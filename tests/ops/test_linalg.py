@@ -28,7 +28,7 @@ SPECS = [
     OpSpec("mg.matmul", mg.matmul, np.matmul, _matmul()),
 ]
 
-test_forward, test_gradcheck, test_gradgradcheck = make_tests(SPECS)
+test_forward, test_gradcheck, test_gradgradcheck, test_on_cuda = make_tests(SPECS)
 
 
 def test_matmul_with_a_numpy_operand_on_either_side():

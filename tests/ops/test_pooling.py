@@ -71,7 +71,7 @@ SPECS = [
     OpSpec("upsample_nearest", F.upsample_nearest, upsample_nearest_loops, upsample_cases()),
 ]
 
-test_forward, test_gradcheck, test_gradgradcheck = make_tests(SPECS)
+test_forward, test_gradcheck, test_gradgradcheck, test_on_cuda = make_tests(SPECS)
 
 
 @given(case=pool_cases(), seed=st.integers(0, 2**31 - 1))

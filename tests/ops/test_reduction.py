@@ -42,7 +42,7 @@ SPECS = [
     OpSpec("mg.log_softmax", mg.log_softmax, _np_log_softmax, along_axis()),
 ]
 
-test_forward, test_gradcheck, test_gradgradcheck = make_tests(SPECS)
+test_forward, test_gradcheck, test_gradgradcheck, test_on_cuda = make_tests(SPECS)
 
 
 @pytest.mark.parametrize("name", ["max", "min"])

@@ -168,7 +168,7 @@ SPECS = [
     OpSpec("pad", lambda x, pad, value: mg.pad(x, pad, value), _np_pad, _pad(), gradgrad=True),
 ]
 
-test_forward, test_gradcheck, test_gradgradcheck = make_tests(SPECS)
+test_forward, test_gradcheck, test_gradgradcheck, test_on_cuda = make_tests(SPECS)
 
 
 def test_repeated_integer_indices_accumulate_gradient():
