@@ -94,13 +94,14 @@ def manual_seed(seed: int) -> None:
     _rngs.clear()
 
 
+def reseed(device: str, seed: int) -> None:
+    """Restart one device's generator from `seed` (the others keep their streams)."""
+    _rngs[device] = (np.random.default_rng(seed) if device == "cpu"
+                     else xp_for("cuda").random.default_rng(seed))
+
+
 def rng(device: str = "cpu"):
     """The random generator of a device (numpy.random.Generator or cupy.random.Generator)."""
-    g = _rngs.get(device)
-    if g is None:
-        if device == "cpu":
-            g = np.random.default_rng(_seed)
-        else:
-            g = xp_for("cuda").random.default_rng(_seed)
-        _rngs[device] = g
-    return g
+    if device not in _rngs:
+        reseed(device, _seed)
+    return _rngs[device]

@@ -30,7 +30,8 @@ def _untext(a) -> object:
 
 
 def _rng_states() -> dict:
-    """Bit-generator states of the CPU generator (the GPU's is reseeded from the step on resume)."""
+    """Bit-generator states of the CPU generator (CuPy's generator has no state to save: on resume the
+    GPU's is reseeded from (seed, step), so a GPU run resumes with fresh noise, not bit for bit)."""
     return {"cpu": backend.rng("cpu").bit_generator.state}
 
 
@@ -93,6 +94,8 @@ def train(model, steps: int, out: str, batch_size: int | None = None, seed: int 
         _set_rng_states(_untext(ckpt["rng"]))
         history = History(_untext(ckpt["history"]))
         step = int(_untext(ckpt["step"]))
+        if device != "cpu":  # not a replay of the noise of steps 0, 1, ...
+            backend.reseed(device, int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
     writer = _tensorboard_writer(out) if tensorboard else None
     bar = _progress_bar(steps, step, model, progress)
     batches = _infinite(loader)
