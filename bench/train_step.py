@@ -10,9 +10,10 @@
 
 The same module tree is built from minigen.nn and torch.nn for each contender:
 - "minigen": minigen.kernels.enabled = False, the plain CuPy (or NumPy) composition;
-- "minigen+kernels": kernels on, conv_algorithm "implicit_gemm" (the default), the PixelCNN's masked
-  convolutions through minigen.kernels.masked_conv2d and every Adam update through one multi-tensor
-  adam_step launch (on the CPU these run the kernels' NumPy references);
+- "minigen+kernels": kernels on (what a user gets on the GPU), conv_algorithm "implicit_gemm" (the
+  default): the convolutions and the PixelCNN's masked convolutions (over the unmasked taps) through the
+  implicit-GEMM kernels, and each optimizer's update as one multi-tensor Adam launch (on the CPU the
+  kernels do not run, so the three minigen contenders compute the same thing there);
 - "minigen+kernels-im2col": the same with conv_algorithm "im2col" (im2col/col2im kernels + cuBLAS) for
   the plain convolutions (the masked ones keep their own kernel, implicit GEMM over the unmasked taps);
 - "torch": PyTorch's defaults (cuDNN convolutions in TF32), the flags recorded as they are at start;
@@ -53,8 +54,6 @@ import minigen as mg
 import minigen.kernels
 import minigen.functional as F
 from minigen import nn, optim
-from minigen.kernels.adam import adam_step
-from minigen.kernels.masked_conv2d import masked_conv2d
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MODELS = ("dcgan", "pixelcnn")
@@ -101,41 +100,16 @@ def pixelcnn(tnn, masked, ch: int):
     return tnn.Sequential(*layers, tnn.Conv2d(ch, 1, 1))
 
 
-class KernelMaskedConv2d(nn.MaskedConv2d):
-    """nn.MaskedConv2d whose forward runs the fused kernel (taps outside the mask are skipped)."""
-
-    def forward(self, x):
-        return masked_conv2d(x, self.weight, self.bias, self.mask_type, self.padding)
-
-
-class KernelAdam:
-    """Adam through minigen.kernels.adam_step: one multi-tensor launch for all parameters."""
-
-    def __init__(self, params, lr: float, betas: tuple[float, float]):
-        self.params, self.lr, self.betas, self.t = list(params), lr, betas, 0
-        xp = mg.backend.array_module(self.params[0].data)
-        self.m = [xp.zeros_like(p.data) for p in self.params]
-        self.v = [xp.zeros_like(p.data) for p in self.params]
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    def step(self) -> None:
-        self.t += 1
-        live = [k for k, p in enumerate(self.params) if p.grad is not None]
-        adam_step([self.params[k].data for k in live], [self.params[k].grad.data for k in live],
-                  [self.m[k] for k in live], [self.v[k] for k in live], self.t, self.lr, self.betas)
-
-
 # ------------------------------------------------------------------------------------- frameworks
 
-def minigen_steps(device: str, sizes: dict, kernels: bool) -> dict:
-    """{model: step function} in minigen; `kernels`: masked convolutions and Adam through the kernels."""
+def minigen_steps(device: str, sizes: dict) -> dict:
+    """{model: step function} in minigen: the same nn layers and optim.Adam for every contender, which
+    pick the fused kernels by themselves on CUDA arrays while minigen.kernels.enabled is set."""
     mg.manual_seed(0)
     rng = np.random.default_rng(0)
-    adam = (lambda ps, lr, betas: KernelAdam(ps, lr, betas)) if kernels else \
-        (lambda ps, lr, betas: optim.Adam(ps, lr=lr, betas=betas))
+
+    def adam(params, lr, betas):
+        return optim.Adam(params, lr=lr, betas=betas)
     b, ch, nz = sizes["batch"], sizes["dcgan_ch"], 100
     g, d = (m.to(device) for m in dcgan(nn, ch, nz))
     opt_g, opt_d = adam(g.parameters(), 2e-4, (0.5, 0.999)), adam(d.parameters(), 2e-4, (0.5, 0.999))
@@ -154,8 +128,7 @@ def minigen_steps(device: str, sizes: dict, kernels: bool) -> dict:
         loss_g.backward()
         opt_g.step()
 
-    masked = KernelMaskedConv2d if kernels else nn.MaskedConv2d
-    net = pixelcnn(nn, masked, sizes["pixelcnn_ch"]).to(device)
+    net = pixelcnn(nn, nn.MaskedConv2d, sizes["pixelcnn_ch"]).to(device)
     opt = adam(net.parameters(), 1e-3, (0.9, 0.999))
     x = mg.tensor((rng.random((b, 1, 28, 28)) < 0.5).astype(np.float32), device=device)
 
@@ -252,7 +225,7 @@ def minigen_contender(device: str, sizes: dict, enabled: bool, algorithm: str, t
         minigen.kernels.enabled, minigen.kernels.conv_algorithm = enabled, algorithm
     flags = {"kernels.enabled": enabled, "kernels.conv_algorithm": algorithm,
              "CUPY_TF32": os.environ.get("CUPY_TF32", "0")}  # CuPy's cuBLAS GEMMs use TF32 only when "1"
-    return Contender(switched(minigen_steps(device, sizes, kernels=enabled), switch), timer, flags)
+    return Contender(switched(minigen_steps(device, sizes), switch), timer, flags)
 
 
 def torch_contender(torch, device: str, sizes: dict, flags: dict, timer: Callable) -> Contender:

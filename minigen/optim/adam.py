@@ -4,7 +4,8 @@
     m <- beta1 * m + (1 - beta1) * g ;  v <- beta2 * v + (1 - beta2) * g^2 ;  v_max <- max(v_max, v)
     p <- p - lr / (1 - beta1^t) * m / (sqrt(v (or v_max)) / sqrt(1 - beta2^t) + eps)
 
-On CUDA (without AMSGrad) each parameter's update is one fused kernel launch (minigen.kernels.adam).
+On CUDA (without AMSGrad) a whole parameter group is updated by one fused kernel launch
+(minigen.kernels.adam's multi-tensor kernel), one launch per distinct (dtype, step count) in the group.
 """
 from __future__ import annotations
 
@@ -31,22 +32,42 @@ class Adam(Optimizer):
         if not group["eps"] >= 0:
             raise ValueError(f"Adam: invalid eps {group['eps']} (must be >= 0)")
 
-    def _update(self, p, g, group: dict, state: dict) -> None:
-        xp = backend.array_module(p)
-        (b1, b2), wd = group["betas"], group["weight_decay"]
+    @staticmethod
+    def _fused(p, group: dict) -> bool:
+        """Whether p's update runs in the CUDA kernel (not for AMSGrad)."""
+        return not group["amsgrad"] and kernels.active(p) and p.flags.c_contiguous
+
+    def _update_group(self, items: list, group: dict) -> None:
+        batches: dict = {}  # (dtype, step) -> [(p, g, m, v)]: one multi-tensor launch each
+        for p, g, state in items:
+            if not self._fused(p, group):
+                self._update(p, g, group, state)
+                continue
+            self._next_step(p, group, state)
+            key = (p.dtype, state["step"])
+            batches.setdefault(key, []).append((p, g, state["exp_avg"], state["exp_avg_sq"]))
+        for (_, t), batch in batches.items():
+            kernels.adam.adam_step(*map(list, zip(*batch)), t, group["lr"], group["betas"], group["eps"],
+                                   group["weight_decay"])
+
+    @staticmethod
+    def _next_step(p, group: dict, state: dict) -> None:
+        """Create the moment estimates on the first step; count the step."""
         if not state:
+            xp = backend.array_module(p)
             state["step"] = 0
             state["exp_avg"] = xp.zeros_like(p)
             state["exp_avg_sq"] = xp.zeros_like(p)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = xp.zeros_like(p)
         state["step"] += 1
+
+    def _update(self, p, g, group: dict, state: dict) -> None:
+        xp = backend.array_module(p)
+        (b1, b2), wd = group["betas"], group["weight_decay"]
+        self._next_step(p, group, state)
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        if not group["amsgrad"] and kernels.active(p) and p.flags.c_contiguous:
-            kernels.adam.adam_step([p], [g], [m], [v], t, group["lr"], (b1, b2), group["eps"], wd,
-                                   multi_tensor=False)
-            return
         if wd:
             g = g + wd * p
         m *= b1

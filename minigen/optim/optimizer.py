@@ -102,6 +102,7 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            items = []
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -110,8 +111,15 @@ class Optimizer:
                     raise RuntimeError(f"{type(self).__name__}.step: gradient of shape {tuple(g.shape)} on "
                                        f"{backend.device_of(g)} does not match its parameter of shape "
                                        f"{p.shape} on {p.device}")
-                self._update(p.data, g, group, self.state.setdefault(p, {}))
+                items.append((p.data, g, self.state.setdefault(p, {})))
+            self._update_group(items, group)
         return loss
+
+    def _update_group(self, items: list, group: dict) -> None:
+        """Update every (array p, gradient g, state) of one group; by default one `_update` each
+        (Adam overrides it to update a whole group on the GPU in one kernel launch)."""
+        for p, g, state in items:
+            self._update(p, g, group, state)
 
     def _update(self, p, g, group: dict, state: dict) -> None:
         """Update array `p` in place from gradient `g` (never written), the group and the state."""

@@ -175,12 +175,13 @@ def test_spectral_norm_on_dim_1_keeps_the_composition(on_cuda):
 
 # ---------------------------------------------------------------------------------------------- adam
 
-def _adam_steps(params, **hyper):
+def _adam_steps(params, skip_first: tuple = (), **hyper):
+    """Three Adam steps; the parameters numbered in skip_first get no gradient in the first step."""
     opt = optim.Adam(params, **hyper)
     rng = np.random.default_rng(1)
-    for _ in range(3):
-        for p in params:
-            p.grad = mg.tensor(rng.standard_normal(p.shape))
+    for step in range(3):
+        for k, p in enumerate(params):
+            p.grad = None if step == 0 and k in skip_first else mg.tensor(rng.standard_normal(p.shape))
         opt.step()
     return [p.numpy() for p in params] + [s[k] for s in opt.state.values() for k in ("exp_avg", "exp_avg_sq")]
 
@@ -190,9 +191,20 @@ def test_adam_runs_the_fused_update(on_cuda, dtype):
     rng = np.random.default_rng(0)
     params = [mg.tensor(rng.standard_normal(s).astype(dtype), requires_grad=True) for s in [(3, 4), (5,)]]
     got, want, launched = run_both(lambda ps: _adam_steps(ps, lr=0.01, betas=(0.8, 0.9), weight_decay=0.1), params)
-    assert launched == {"adam_step"} and kernel_emulator.EmulatedKernel.log.count("adam_step") == 6
+    assert launched == {"adam_multi"} and kernel_emulator.EmulatedKernel.log.count("adam_multi") == 3  # per step
     for a, b in zip(got, want, strict=True):
         np.testing.assert_allclose(a, b, **(dict(rtol=2e-6, atol=1e-7) if dtype == np.float32 else TOL))
+
+
+def test_adam_launches_once_per_step_count_and_dtype(on_cuda):
+    rng = np.random.default_rng(0)
+    params = [mg.tensor(rng.standard_normal(s), requires_grad=True) for s in [(3, 4), (5,), (2,)]]
+    params[2] = mg.tensor(params[2].numpy().astype(np.float32), requires_grad=True)
+    got, want, launched = run_both(lambda ps: _adam_steps(ps, skip_first=(1,), lr=0.01), params)
+    # step 1: p0 (float64, t=1), p2 (float32, t=1); steps 2, 3: p0 and p1 (float64) differ in t, p2 alone
+    assert kernel_emulator.EmulatedKernel.log.count("adam_multi") == 2 + 3 + 3
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-6, atol=1e-7)
 
 
 def test_adam_with_amsgrad_keeps_the_composition(on_cuda):
