@@ -291,6 +291,22 @@ def conv_cases(cp, torch, both) -> list[Case]:
                     lambda: implicit_gemm.cuda_conv_transpose2d(gy, w, one, one, one, 1, (size, size)),
                     grad_input_by_col2im, torch_grad_input if torch else None,
                     torch_fp32=fp32(torch, torch_grad_input), flops=flops))
+
+    # a DCGAN generator layer: conv_transpose2d 256 -> 128 channels, 8x8 -> 16x16, kernel 4, stride 2
+    (x, xt), (w, wt) = both((64, 256, 8, 8)), both((256, 128, 4, 4), 0.05)
+    two = (2, 2)
+
+    def transpose_by_col2im():
+        cols = (w.reshape(256, -1).T @ x.reshape(64, 256, -1)).reshape(64, 128, 4, 4, 8, 8)
+        return im2col.cuda_col2im(cols, (16, 16), two, one, one)
+
+    def torch_transpose():
+        return torch.nn.functional.conv_transpose2d(xt, wt, stride=2, padding=1)
+    out.append(Case("conv_transpose2d", "x (64, 256, 8, 8), w (256, 128, 4, 4), stride 2, padding 1",
+                    (x.size + w.size + 64 * 128 * 16 * 16) * x.itemsize,
+                    lambda: implicit_gemm.cuda_conv_transpose2d(x, w, two, one, one, 1, (16, 16)),
+                    transpose_by_col2im, torch_transpose if torch else None,
+                    torch_fp32=fp32(torch, torch_transpose), flops=2 * 64 * 256 * 8 * 8 * 128 * 16))
     return out
 
 

@@ -14,7 +14,10 @@
 //                M = N Ho Wo (n,i,j)   Ncols = Og   K = Cg T
 //   grad_input   gx[n, gCg+c, r, s]  = sum_(o,t) wp[gOg+o, c, t] gy[n, gOg+o, i, j]  over the (i, j, t) that
 //                read (r, s): i = (r + ph - dy[t] dh) / sh where that division is exact and 0 <= i < Ho
-//                M = N H W (n,r,s)     Ncols = Cg   K = Og T        (also conv_transpose2d's forward)
+//                M = N Hp Wp (n,rp,sp) Ncols = Cg   K = Og T        (also conv_transpose2d's forward)
+//                One launch per phase (r0, s0) of the stride: the pixels r = r0 + rp sh, s = s0 + sp sw
+//                (Hp x Wp of them), with only the taps whose division is exact there (the caller picks
+//                them), so a stride-2 layer does not multiply 3 zeros out of 4.
 //   grad_weight  gwp[gOg+o, c, t]    = sum_(n,i,j) gy[n, gOg+o, i, j] x[n, gCg+c, r, s]
 //                M = Og                Ncols = Cg T K = N Ho Wo, cut into S slices whose partial sums the
 //                caller adds (gw_partial is (S, O, Cg T)): no atomics, reproducible.
@@ -113,14 +116,25 @@ struct Filters {
     }
 };
 
-// gy[n, gOg + o, i, j] for input pixel m = (n, r, s) and k = (o, t), where output pixel (i, j) reads (r, s)
-// through tap t; 0 where no output pixel does. (grad_input's A)
+// The input pixels of one stride phase: m = (n, rp, sp) is pixel (r0 + rp sh, s0 + sp sw) of image n.
+struct Phase {
+    int r0, s0, Hp, Wp;
+    __device__ void pixel(const Geometry& q, int m, int& n, int& r, int& s) const {
+        s = s0 + m % Wp * q.sw;
+        r = r0 + (m / Wp) % Hp * q.sh;
+        n = m / (Wp * Hp);
+    }
+};
+
+// gy[n, gOg + o, i, j] for input pixel m = (n, r, s) of the phase and k = (o, t), where output pixel (i, j)
+// reads (r, s) through tap t; 0 where no output pixel does. (grad_input's A)
 struct OutputGradients {
-    const scalar_t* gy; Geometry q; int g;
+    const scalar_t* gy; Geometry q; int g; Phase p;
     static constexpr bool k_contiguous = false;
     __device__ scalar_t operator()(int m, int k) const {
-        if (m >= q.N * q.H * q.W) return scalar_t(0);
-        const int s = m % q.W, r = (m / q.W) % q.H, n = m / (q.W * q.H);
+        if (m >= q.N * p.Hp * p.Wp) return scalar_t(0);
+        int n, r, s;
+        p.pixel(q, m, n, r, s);
         const int t = k % q.T, o = k / q.T;
         const int ri = r + q.ph - q.dy[t] * q.dh;  // i sh, when some output row i reads row r
         const int sj = s + q.pw - q.dx[t] * q.dw;
@@ -190,20 +204,22 @@ extern "C" __global__ void implicit_gemm_grad_input(
     const scalar_t* __restrict__ gy, const scalar_t* __restrict__ wp,
     const int* __restrict__ dy, const int* __restrict__ dx, scalar_t* __restrict__ gx,
     int N, int C, int H, int W, int O, int Ho, int Wo, int T, int sh, int sw, int ph, int pw, int dh, int dw,
-    int G)
+    int G, int r0, int s0, int Hp, int Wp)
 {
     const Geometry q{N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G, dy, dx};
-    const int M = N * H * W, Cg = q.Cg();
+    const Phase phase{r0, s0, Hp, Wp};
+    const int M = N * Hp * Wp, Cg = q.Cg();
     const int tiles_m = (M + TILE_M - 1) / TILE_M, tiles_n = (Cg + TILE_N - 1) / TILE_N;
     for (int tile = blockIdx.x; tile < G * tiles_m * tiles_n; tile += gridDim.x) {
         const int g = tile / (tiles_m * tiles_n);
         const int m0 = (tile / tiles_n) % tiles_m * TILE_M, n0 = tile % tiles_n * TILE_N;
         auto store = [&](int m, int c, scalar_t v) {
             if (m >= M || c >= Cg) return;
-            const int s = m % W, r = (m / W) % H, n = m / (W * H);
+            int n, r, s;
+            phase.pixel(q, m, n, r, s);
             gx[((n * C + g * Cg + c) * H + r) * W + s] = v;
         };
-        gemm_tile(OutputGradients{gy, q, g}, TransposedFilters{wp, q, g}, store, m0, n0, 0, q.Og() * T);
+        gemm_tile(OutputGradients{gy, q, g, phase}, TransposedFilters{wp, q, g}, store, m0, n0, 0, q.Og() * T);
     }
 }
 

@@ -139,18 +139,38 @@ def cuda_conv(x, wp, b, taps: Taps, stride: Pair, padding: Pair, dilation: Pair,
     return y
 
 
+@functools.cache
+def _phases(dy: bytes, dx: bytes, stride: Pair, padding: Pair, dilation: Pair, image_size: Pair) -> tuple:
+    """The stride's phases: (r0, s0, Hp, Wp, the taps that reach them) for every first row r0 < sh and
+    column s0 < sw. Pixel (r0 + rp sh, s0 + sp sw) is read through tap t only if sh divides
+    r0 + ph - dy[t] dh and sw divides s0 + pw - dx[t] dw, the same for every (rp, sp) of the phase."""
+    dy, dx = np.frombuffer(dy, np.int32), np.frombuffer(dx, np.int32)
+    (sh, sw), (ph, pw), (dh, dw), (h, w) = stride, padding, dilation, image_size
+    phases = []
+    for r0 in range(min(sh, h)):
+        for s0 in range(min(sw, w)):
+            keep = np.flatnonzero(((r0 + ph - dy * dh) % sh == 0) & ((s0 + pw - dx * dw) % sw == 0))
+            phases.append((r0, s0, -(-(h - r0) // sh), -(-(w - s0) // sw), keep))
+    return tuple(phases)
+
+
 def cuda_conv_grad_input(gy, wp, taps: Taps, stride: Pair, padding: Pair, dilation: Pair, groups: int,
                          image_size: Pair):
-    """gx (N, C, H, W) on CuPy arrays: the adjoint of cuda_conv in x."""
+    """gx (N, C, H, W) on CuPy arrays: the adjoint of cuda_conv in x; one launch per phase of the stride,
+    each over the taps that reach it (a stride-s layer does 1 / s^2 of the work of a dense pass)."""
     cp = _cuda.cupy()
     n, o, cg = gy.shape[0], wp.shape[0], wp.shape[1]
     gx = cp.empty((n, groups * cg) + tuple(image_size), gy.dtype)
     if gx.size == 0:
         return gx
-    dy, dx = device_taps(taps)
-    _launch("implicit_gemm_grad_input", groups * _tiles(n * image_size[0] * image_size[1], cg),
-            (cp.ascontiguousarray(gy), cp.ascontiguousarray(wp, gy.dtype), dy, dx, gx), gx.shape, gy.shape, o, taps,
-            stride, padding, dilation, groups)
+    gy, wp = cp.ascontiguousarray(gy), cp.ascontiguousarray(wp, gy.dtype)
+    dy, dx = (np.asarray(t, np.int32) for t in taps)
+    for r0, s0, hp, wp_, keep in _phases(dy.tobytes(), dx.tobytes(), stride, padding, dilation, tuple(image_size)):
+        phase_taps = (dy[keep], dx[keep])
+        packed = wp if len(keep) == len(dy) else cp.ascontiguousarray(wp[:, :, cp.asarray(keep)])
+        _launch("implicit_gemm_grad_input", groups * _tiles(n * hp * wp_, cg),
+                (gy, packed, *device_taps(phase_taps), gx), gx.shape, gy.shape, o, phase_taps, stride, padding,
+                dilation, groups, (r0, s0, hp, wp_))
     return gx
 
 

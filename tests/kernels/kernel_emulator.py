@@ -382,12 +382,18 @@ def filters(wp, q, g):
     return _operand(True)(lambda k, o: wp[(g * q.Og + o) * q.Cg * q.T + k] if o < q.Og else 0.0)
 
 
-def output_gradients(gy, q, g):
+def phase_pixel(q, phase, m):
+    """struct Phase's pixel(): (n, r, s) of the phase's m-th input pixel."""
+    r0, s0, Hp, Wp = phase
+    return m // (Wp * Hp), r0 + (m // Wp) % Hp * q.sh, s0 + m % Wp * q.sw
+
+
+def output_gradients(gy, q, g, phase):
     @_operand(False)
     def a(m, k):
-        if m >= q.N * q.H * q.W:
+        if m >= q.N * phase[2] * phase[3]:
             return 0.0
-        s, r, n = m % q.W, (m // q.W) % q.H, m // (q.W * q.H)
+        n, r, s = phase_pixel(q, phase, m)
         t, o = k % q.T, k // q.T
         ri = r + q.ph - q.dy[t] * q.dh
         sj = s + q.pw - q.dx[t] * q.dw
@@ -445,9 +451,11 @@ def implicit_gemm_forward(L, x, wp, b, dy, dx, y, N, C, H, W, O, Ho, Wo, T, sh, 
         gemm_tile(L, patches(x, q, g), filters(wp, q, g), store, m0, n0, 0, q.Cg * T)
 
 
-def implicit_gemm_grad_input(L, gy, wp, dy, dx, gx, N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G):
+def implicit_gemm_grad_input(L, gy, wp, dy, dx, gx, N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G,
+                             r0, s0, Hp, Wp):
     q = Geometry(N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G, dy, dx)
-    M, Cg = N * H * W, q.Cg
+    phase = (r0, s0, Hp, Wp)
+    M, Cg = N * Hp * Wp, q.Cg
     tiles_m, tiles_n = -(-M // L.defines["TILE_M"]), -(-Cg // L.defines["TILE_N"])
     for tile in range(L.bid, G * tiles_m * tiles_n, L.grid):
         g = tile // (tiles_m * tiles_n)
@@ -456,10 +464,10 @@ def implicit_gemm_grad_input(L, gy, wp, dy, dx, gx, N, C, H, W, O, Ho, Wo, T, sh
         def store(m, c, v, g=g):
             if m >= M or c >= Cg:
                 return
-            s, r, n = m % W, (m // W) % H, m // (W * H)
+            n, r, s = phase_pixel(q, phase, m)
             gx[((n * C + g * Cg + c) * H + r) * W + s] = v
 
-        gemm_tile(L, output_gradients(gy, q, g), transposed_filters(wp, q, g), store, m0, n0, 0, q.Og * T)
+        gemm_tile(L, output_gradients(gy, q, g, phase), transposed_filters(wp, q, g), store, m0, n0, 0, q.Og * T)
 
 
 def implicit_gemm_grad_weight(L, x, gy, dy, dx, gw_partial, N, C, H, W, O, Ho, Wo, T, sh, sw, ph, pw, dh, dw, G,
