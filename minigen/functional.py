@@ -234,7 +234,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", ignore_index:
     if not label_smoothing:
         return nll_loss(logp, target, reduction, ignore_index)
     loss = (1 - label_smoothing) * nll_loss(logp, target, "none", ignore_index) - label_smoothing * logp.mean(axis=1)
-    t = target.data if isinstance(target, Tensor) else target
+    t = backend.to_device(target.data if isinstance(target, Tensor) else backend.as_array(target), logits.device)
     return _reduce_kept(loss, None if ignore_index is None else t != ignore_index, reduction, "cross_entropy")
 
 
