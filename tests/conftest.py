@@ -1,6 +1,14 @@
 """Hypothesis profiles: "ci" (the default: few examples, no deadline) and "thorough" for local runs.
 
     HYPOTHESIS_PROFILE=thorough python -m pytest
+
+Tests marked `gpu` run on the GPU when CuPy sees one. Without a GPU they run on tests/fake_cupy.py (NumPy
+on the CPU with CuPy's device rules, the kernels' .cu compiled by g++), installed for the whole session,
+so that the GPU code paths run everywhere and device-routing bugs show; MINIGEN_FAKE_GPU=0 skips them
+instead:
+
+    python -m pytest -m gpu                      # the GPU paths only (on the fake without a GPU)
+    MINIGEN_FAKE_GPU=0 python -m pytest          # without a GPU, skip them
 """
 import os
 
@@ -13,18 +21,47 @@ settings.register_profile("thorough", max_examples=200, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+_fake_gpu = pytest.MonkeyPatch()  # holds tests/fake_cupy.py's installation, if any, until the session ends
+_fake_gpu_installed = False
+
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "gpu: needs a CUDA GPU through CuPy (skipped without one)")
+    config.addinivalue_line("markers", "gpu: a CUDA path through CuPy (without a GPU: run on tests/fake_cupy.py, "
+                                       "or skipped with MINIGEN_FAKE_GPU=0)")
     config.addinivalue_line("markers", "slow: trains a model for a while")
 
 
 def pytest_collection_modifyitems(config, items):
+    global _fake_gpu_installed
     import minigen as mg
 
     if mg.cuda.is_available():
         return
-    skip = pytest.mark.skip(reason="no CUDA GPU available (mg.cuda.is_available() is False)")
+    if os.environ.get("MINIGEN_FAKE_GPU", "1") != "0":
+        import fake_cupy  # installed after collection: module-level is_available() checks saw no GPU
+
+        fake_cupy.install(_fake_gpu)
+        _fake_gpu_installed = True
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU available (mg.cuda.is_available() is False) and "
+                                   "MINIGEN_FAKE_GPU=0")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _fake_gpu_launches(request):
+    """On the fake GPU, `gpu` tests launch the kernels with fake_cupy.small_launches' configuration."""
+    if not (_fake_gpu_installed and "gpu" in request.keywords):
+        yield
+        return
+    import fake_cupy
+
+    with pytest.MonkeyPatch.context() as mp:
+        fake_cupy.small_launches(mp)
+        yield
+
+
+def pytest_unconfigure(config):
+    _fake_gpu.undo()
