@@ -18,7 +18,7 @@ import numpy as np
 from . import backend
 from .autograd import Tensor, as_tensor
 from .functional import one_hot
-from .ops.elementwise import erf, log, sigmoid, softplus
+from .ops.elementwise import erfc, log, sigmoid, softplus
 from .ops.reduction import logsumexp, softmax
 from .ops.shape import broadcast_to
 
@@ -137,8 +137,9 @@ class Normal(Distribution):
         return broadcast_to(0.5 + _LOG_SQRT_2PI + log(self.scale), self.batch_shape)
 
     def cdf(self, value) -> Tensor:
-        """Phi((x - mu) / s) = (1 + erf((x - mu) / (s sqrt 2))) / 2."""
-        return 0.5 * (1 + erf((_tensor(value, self.loc) - self.loc) / (self.scale * math.sqrt(2))))
+        """Phi((x - mu) / s) = erfc((mu - x) / (s sqrt 2)) / 2 (erfc keeps the lower tail's digits, which
+        1 + erf would cancel)."""
+        return 0.5 * erfc((self.loc - _tensor(value, self.loc)) / (self.scale * math.sqrt(2)))
 
 
 # ------------------------------------------------------------------------------------------- Bernoulli

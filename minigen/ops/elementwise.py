@@ -245,23 +245,43 @@ class Elu(Function):
         return where(self.positive, gy, gy * (self.output() + self.alpha))
 
 
+def _special(name: str, x):
+    """scipy.special.NAME(x) on NumPy arrays (math.NAME, elementwise, without SciPy), or
+    cupyx.scipy.special.NAME(x) on CuPy arrays, in x's dtype."""
+    if backend.array_module(x) is np:
+        try:
+            import scipy.special
+
+            f = getattr(scipy.special, name)
+        except ImportError:
+            f = np.vectorize(getattr(math, name), otypes=[x.dtype])
+    else:
+        import cupyx.scipy.special
+
+        f = getattr(cupyx.scipy.special, name)
+    return f(x).astype(x.dtype, copy=False)
+
+
 class Erf(Function):
     """erf(x); d/dx = 2/sqrt(pi) exp(-x^2)."""
 
     def forward(self, x):
-        xp = backend.array_module(x)
-        if xp is np:
-            try:
-                from scipy.special import erf
-            except ImportError:
-                erf = np.vectorize(math.erf, otypes=[x.dtype])
-        else:
-            from cupyx.scipy.special import erf
-        return erf(x).astype(x.dtype, copy=False)
+        return _special("erf", x)
 
     def backward(self, gy):
         x = self.inputs[0]
         return gy * (2 / math.sqrt(math.pi)) * exp(-(x * x))
+
+
+class Erfc(Function):
+    """erfc(x) = 1 - erf(x), accurate where erf(x) is near 1; d/dx = -2/sqrt(pi) exp(-x^2)."""
+
+    def forward(self, x):
+        return _special("erfc", x)
+
+    def backward(self, gy):
+        x = self.inputs[0]
+        return gy * (-2 / math.sqrt(math.pi)) * exp(-(x * x))
 
 
 # ----------------------------------------------------------------------------------- the functions
@@ -344,6 +364,10 @@ def elu(x, alpha: float = 1.0) -> Tensor:
 
 def erf(x) -> Tensor:
     return Erf.apply(x)
+
+
+def erfc(x) -> Tensor:
+    return Erfc.apply(x)
 
 
 _COMPARE = {"eq": np.equal, "ne": np.not_equal, "lt": np.less, "le": np.less_equal, "gt": np.greater,

@@ -4,8 +4,10 @@ import operator
 import numpy as np
 import pytest
 from hypothesis import strategies as st
+from scipy import special
 
 import minigen as mg
+from minigen.ops import elementwise
 from ops.factory import OpSpec, broadcast_pair, make_tests, unary
 
 SCALAR = st.sampled_from([-1.5, 0.5, 2.0, 3])
@@ -36,6 +38,8 @@ SPECS = [
     OpSpec("exp", mg.exp, np.exp, unary(), gradgrad=True),
     OpSpec("log", lambda x: x.log(), np.log, unary(), domains=("positive",), gradgrad=True),
     OpSpec("sqrt", mg.sqrt, np.sqrt, unary(), domains=("positive",), gradgrad=True),
+    OpSpec("erf", elementwise.erf, special.erf, unary(), gradgrad=True),
+    OpSpec("erfc", elementwise.erfc, special.erfc, unary(), gradgrad=True),
     OpSpec("abs", lambda x: x.abs(), np.abs, unary(), domains=("nonzero",), gradgrad=True),
     OpSpec("clip", lambda x, lo, hi: x.clip(lo, hi), lambda x, lo, hi: np.clip(x, lo, hi),
            unary(lo=st.sampled_from([None, -0.15]), hi=st.sampled_from([None, 0.25])), domains=("distinct",),
