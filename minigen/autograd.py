@@ -375,10 +375,10 @@ class Function:
                 arrays = _check_devices(cls.__name__, inputs, arrays)
         else:
             arrays = _check_devices(cls.__name__, inputs, tuple([x.data for x in inputs]))
-        prof = _profiler
+        prof, t0 = _profiler, 0.0
         if prof is not None:
             prof.synchronize(arrays)
-        t0 = time.perf_counter() if prof is not None else 0.0
+            t0 = time.perf_counter()
         try:
             ys = f.forward(*arrays)
         except (ValueError, IndexError, TypeError) as e:

@@ -98,7 +98,7 @@ class GetItem(Function):
 
     def forward(self, x):
         self.source = x.shape
-        if not _is_basic(self.index) and backend.device_of(x) == "cuda":
+        if backend.device_of(x) == "cuda" and not _is_basic(self.index):
             check_cuda_indices(x.shape, self.index)
         return x[self.index]
 
