@@ -176,11 +176,14 @@ SPECS = [
            lambda x, t, reduction: _np_reduce((x - t) ** 2, reduction), _pair_with_reduction(), gradgrad=True),
     OpSpec("l1_loss", lambda x, t, reduction: F.l1_loss(x, t, reduction),
            lambda x, t, reduction: _np_reduce(np.abs(x - t), reduction), _pair_with_reduction()),
-    OpSpec("batch_norm_train", _batch_norm, _np_batch_norm, _batch_norm_case(training=True), gradgrad=True),
+    # (x - mean) / sqrt(var + 1e-5): with a near-zero batch variance, float32's rounding of x - mean is
+    # amplified up to 1/sqrt(1e-5) ~ 316 times (a batch of 2 hit 1.7e-5 against the default atol 1e-5)
+    OpSpec("batch_norm_train", _batch_norm, _np_batch_norm, _batch_norm_case(training=True), gradgrad=True,
+           float32_atol=2e-4),
     OpSpec("batch_norm_eval", _batch_norm, _np_batch_norm, _batch_norm_case(training=False),
            domains=("real", "real", "positive", "real"), constant=(1, 2)),
     OpSpec("layer_norm", lambda x, *a, normalized: F.layer_norm(x, normalized, *a), _np_layer_norm, _layer_norm(),
-           gradgrad=True),
+           gradgrad=True, float32_atol=2e-4),  # the same amplification as batch_norm_train
     OpSpec("embedding", lambda w, indices: F.embedding(indices, w), lambda w, indices: w[indices], _embedding(),
            gradgrad=True),
     OpSpec("maxout", F.maxout, _np_maxout, _maxout(), domains=("distinct",), gradgrad=True),

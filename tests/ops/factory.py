@@ -52,6 +52,7 @@ class OpSpec:
     gradgrad: bool = False  # also run gradgradcheck (a non-trivial second derivative or backward op)
     differentiable: bool = True  # False: the output is boolean and never requires grad (comparisons)
     constant: tuple = ()  # indices of tensor inputs that never require grad (running statistics ...)
+    float32_atol: float | None = None  # a wider float32 atol where the op amplifies rounding (normalisation)
 
     def domain(self, k: int) -> str:
         return self.domains[min(k, len(self.domains) - 1)]
@@ -148,7 +149,10 @@ def make_tests(specs: list) -> tuple:
             assert out.requires_grad
         else:
             assert out.dtype == expected.dtype and not out.requires_grad and out.creator is None
-        np.testing.assert_allclose(out.numpy(), expected, **TOLERANCE[dtype], err_msg=spec.name)
+        tolerance = dict(TOLERANCE[dtype])
+        if dtype == np.float32 and spec.float32_atol is not None:
+            tolerance["atol"] = spec.float32_atol
+        np.testing.assert_allclose(out.numpy(), expected, **tolerance, err_msg=spec.name)
 
     @pytest.mark.gpu
     @pytest.mark.parametrize("spec", specs, ids=str)
