@@ -1,14 +1,17 @@
 from setuptools import setup
 
+# models/'s subpackages: one per family of the course, and the shared evaluation
+MODEL_PACKAGES = ("autoregressive", "latent", "flows", "gan", "energy", "evaluation")
+
 setup(
     name="minigen",
     version="0.1.0",
     description="A small, readable reverse-mode autodiff engine on NumPy/CuPy with classic generative models",
     python_requires=">=3.11",
     packages=["minigen", "minigen.ops", "minigen.nn", "minigen.optim", "minigen.data", "minigen.testing",
-              "minigen.kernels", "minigen.models"],
+              "minigen.kernels", "minigen.models", *(f"minigen.models.{family}" for family in MODEL_PACKAGES)],
     package_dir={"minigen": "minigen", "minigen.kernels": "kernels", "minigen.models": "models"},
-    package_data={"minigen.kernels": ["*.cu"], "minigen.models": ["*.npz"]},
+    package_data={"minigen.kernels": ["*.cu"], "minigen.models.evaluation": ["*.npz"]},
     install_requires=["numpy>=2"],
     extras_require={
         # CuPy (no GPU needed) lets the tests compile the kernels through NVRTC and hold the fake CuPy that

@@ -3,10 +3,10 @@
     python bench/zoo.py                      # every model that declares a zoo run
     python bench/zoo.py --only nade,made     # a subset; other entries of zoo.json are kept
 
-A model declares `zoo_run = {"data": "digits", "steps": 3000, "set": {...}}` (a class attribute), or
-`zoo_runs = [run, run, ...]` for several data sets (recorded as NAME, NAME@data, ... or NAME@tag when a
-run has a "tag"; `--only gan@ring8` reruns one of them). Each
-run is the `minigen train` command recorded in the JSON, so the numbers reproduce exactly. PyTorch
+The runs are the table ZOO_RUNS below (the models keep only their defaults): a registry name -> a list of
+runs {"data", "steps", "set": {option: value}, "seed"}, recorded as NAME for the first, NAME@data (or NAME@tag
+when a run has a "tag") for the others; `--only gan@ring8` reruns one of them. Each run is the
+`minigen train` command recorded in the JSON, so the numbers reproduce exactly. PyTorch
 reference numbers, where bench/reference/ has an implementation, are read from
 bench/results/reference.json ({name: {metric: value, ...}}). Writes bench/results/zoo.json and a
 Markdown table bench/results/zoo.md (pasted into the README).
@@ -30,6 +30,35 @@ import minigen.models as models
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
 
+GAN_STEPS = {"gan": (3000, 5000, 10000), "dcgan": (2000, 5000, 10000), "infogan": (2000, 5000, 10000),
+             "wgan": (3000, 5000, 10000), "wgan-gp": (2000, 5000, 15000), "sngan": (2000, 5000, 10000)}
+
+
+def _run(steps: int, data: str = "digits", **settings) -> dict:
+    return {"data": data, "steps": steps, "set": settings}
+
+
+ZOO_RUNS: dict[str, list] = {
+    "bernoulli": [_run(300)],
+    "ar1": [_run(2000)],
+    "fvsbn": [_run(1000)],
+    "nade": [_run(2000, hidden=100, lr=0.005)],  # hidden and lr chosen on the validation split
+    "rnade": [_run(2000, hidden=100, components=10, lr=0.0003)],
+    "made": [_run(10000, hidden=500, num_masks=8, ensemble=8)],
+    "ae": [_run(4000)],
+    "vae": [_run(4000)],
+    "cvae": [_run(4000)],
+    "beta-vae": [_run(4000)],
+    "iwae": [_run(4000)],
+    "iwae-k50": [_run(4000)],
+    "gumbel-vae": [_run(6000)],
+    "ladder-vae": [_run(4000)],
+    **{name: [_run(d), _run(r, "ring8"), _run(g, "grid25")] for name, (d, r, g) in GAN_STEPS.items()},
+    "cgan": [_run(3000), {**_run(3000, task="words", lr=0.02), "tag": "words"}, _run(5000, "ring8"),
+             _run(5000, "grid25")],
+}
+
+
 
 def command(name: str, run: dict, out: str) -> str:
     parts = ["minigen", "train", name, "--data", run.get("data", "digits"), "--steps", str(run["steps"]),
@@ -40,10 +69,10 @@ def command(name: str, run: dict, out: str) -> str:
 
 
 def runs_of(name: str) -> list:
-    """[(key, run), ...]: a model's `zoo_runs` (several data sets; keys name, name@data, ...) or its zoo_run."""
-    cls = models.model_class(name.split("@")[0])
-    runs = getattr(cls, "zoo_runs", None) or ([cls.zoo_run] if getattr(cls, "zoo_run", None) else [])
-    keyed = [(run_key(name.split("@")[0], k, r), r) for k, r in enumerate(runs)]
+    """[(key, run), ...]: the zoo runs of a registry name (keys name, name@data, ...), or the one run `name@data`."""
+    base = name.split("@")[0]
+    models.model_class(base)  # a clear error for an unknown name
+    keyed = [(run_key(base, k, r), r) for k, r in enumerate(ZOO_RUNS.get(base, []))]
     return [(key, r) for key, r in keyed if "@" not in name or key == name]
 
 
@@ -77,8 +106,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", help="comma-separated model names")
     args = p.parse_args()
-    wanted = args.only.split(",") if args.only else [n for n in models.names()
-                                                      if getattr(models.model_class(n), "zoo_run", None)]
+    wanted = args.only.split(",") if args.only else [n for n in models.names() if n in ZOO_RUNS]
     path = os.path.join(RESULTS, "zoo.json")
     zoo = json.load(open(path)) if os.path.exists(path) else {"models": {}}
     reference_path = os.path.join(RESULTS, "reference.json")
@@ -87,7 +115,7 @@ def main() -> None:
     for name in wanted:
         runs = runs_of(name)
         if not runs:
-            print(f"[zoo] {name} declares no zoo_run; skipped")
+            print(f"[zoo] {name} has no run in ZOO_RUNS; skipped")
         for key, run in runs:
             entry = run_one(name.split("@")[0], run, key)
             entry["reference"] = reference.get(key, {})

@@ -105,16 +105,13 @@ def _load_run(args):
 
 
 def _write_outputs(model, history, out: str) -> dict:
-    import minigen as mg
     from . import viz
 
     metrics = model.metrics("test")
     with open(os.path.join(out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
-    with mg.no_grad():
-        model.eval()
+    with model.evaluating():
         viz.save_samples(model, os.path.join(out, "samples.png"))
-        model.train()
     viz.plot_curves(history.data, os.path.join(out, "curves.png"))
     return metrics
 
@@ -147,7 +144,7 @@ def _sample(args) -> None:
     model = _load_run(args)
     mg.manual_seed(args.seed)
     path = args.out or os.path.join(args.source, f"samples-{args.seed}.png")
-    with mg.no_grad():
+    with model.evaluating():
         viz.save_samples(model, path, n=args.n)
     print(path)
 

@@ -1,8 +1,10 @@
 """The training loop behind `minigen train`: progress bar, checkpoints, exact resume, outputs.
 
-A model needs `configure_optimizers()`, `train_step(batch, optimizers) -> dict of floats`,
-`loader(split, batch_size, seed)`, and for the outputs `metrics(split)` and `sample(n)`.
-Resuming restores parameters, optimizer state, the data loader's position and every random generator,
+The trainer calls only the model protocol (docs/design.md, "The model protocol"): `loader(split,
+batch_size, seed)`, `configure_optimizers()`, `configure_schedulers(optimizers, steps)`,
+`train_step(batch, optimizers, step) -> dict of floats` (step: the number of updates before this one), and
+`sample(n)` for TensorBoard's images. Resuming restores parameters, optimizer and scheduler state, the data
+loader's position and every random generator,
 so 10 steps + resume + 10 steps give the same parameters as 20 steps, to the last bit on the CPU.
 """
 from __future__ import annotations
@@ -79,6 +81,7 @@ def train(model, steps: int, out: str, batch_size: int | None = None, seed: int 
     backend.manual_seed(seed)
     model.to(device)
     optimizers = model.configure_optimizers()
+    schedulers = model.configure_schedulers(optimizers, steps)
     loader = model.loader("train", batch_size=batch_size, seed=seed)
     history, step = History(), 0
     path = os.path.join(out, CHECKPOINT)
@@ -90,6 +93,8 @@ def train(model, steps: int, out: str, batch_size: int | None = None, seed: int 
         model.to(device)
         for k, opt in enumerate(optimizers):
             opt.load_state_dict(ckpt["optimizers"][str(k)])
+        for scheduler, state in zip(schedulers, _untext(ckpt["schedulers"]) if "schedulers" in ckpt else []):
+            scheduler.load_state_dict(state)
         loader.load_state_dict(ckpt["loader"])
         _set_rng_states(_untext(ckpt["rng"]))
         history = History(_untext(ckpt["history"]))
@@ -102,7 +107,9 @@ def train(model, steps: int, out: str, batch_size: int | None = None, seed: int 
     started = time.perf_counter()
     model.train()
     while step < steps:
-        logs = model.train_step(_to(next(batches), device), optimizers)
+        logs = model.train_step(_to(next(batches), device), optimizers, step)
+        for scheduler in schedulers:
+            scheduler.step()
         step += 1
         history.log(step, logs)
         if writer is not None:
@@ -113,7 +120,7 @@ def train(model, steps: int, out: str, batch_size: int | None = None, seed: int 
             if step % 10 == 0 or step == steps:
                 bar.set_postfix({k: f"{v:.4g}" for k, v in history.last(10).items()})
         if step % checkpoint_every == 0 or step == steps:
-            _save_checkpoint(path, model, optimizers, loader, history, step)
+            _save_checkpoint(path, model, optimizers, schedulers, loader, history, step)
     if bar is not None:
         bar.close()
     history.seconds = time.perf_counter() - started
@@ -123,9 +130,10 @@ def train(model, steps: int, out: str, batch_size: int | None = None, seed: int 
     return history
 
 
-def _save_checkpoint(path, model, optimizers, loader, history, step) -> None:
+def _save_checkpoint(path, model, optimizers, schedulers, loader, history, step) -> None:
     save({"model": model.state_dict(),
           "optimizers": {str(k): opt.state_dict() for k, opt in enumerate(optimizers)},
+          "schedulers": _text([scheduler.state_dict() for scheduler in schedulers]),
           "loader": loader.state_dict(), "rng": _text(_rng_states()), "history": _text(history.data),
           "step": _text(step)}, path)
 
@@ -144,21 +152,18 @@ def _progress_bar(steps: int, initial: int, model, enabled: bool):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=steps, initial=initial, desc=getattr(model, "registry_name", type(model).__name__),
+    return tqdm(total=steps, initial=initial, desc=model.name,
                 unit="step", dynamic_ncols=True)
 
 
 def _log_samples(writer, model, step: int) -> None:
     """A grid of 64 samples as a TensorBoard image (image models only)."""
-    from .autograd import no_grad
     from .viz import image_grid
 
-    with no_grad():
-        model.eval()
-        samples = model.sample(64)
-        model.train()
+    with model.evaluating():
+        samples = model.sample(64, np.arange(64) % 10 if model.conditional else None)
     if samples.ndim == 4:
-        writer.add_image("samples", image_grid(samples, value_range=getattr(model, "value_range", None)),
+        writer.add_image("samples", image_grid(samples, value_range=model.value_range),
                          step, dataformats="HW" if samples.shape[1] == 1 else "HWC")
 
 

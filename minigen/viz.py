@@ -129,12 +129,29 @@ def save_image_grid(images, path: str, nrow: int | None = None, scale: int = 4,
 
 
 def save_samples(model, path: str, n: int = 64) -> str:
-    """A model's own picture of its samples (`model.sample_figure(path, n)` when it has one, e.g. 2-D
-    scatter plots), else a grid of `model.sample(n)`."""
-    if hasattr(model, "sample_figure"):
-        return model.sample_figure(path, n)
-    samples = model.sample(n)
-    return save_image_grid(samples, path, value_range=getattr(model, "value_range", None))
+    """A model's picture of its samples: `model.sample_figure(path, n)` (the model protocol, docs/design.md)."""
+    return model.sample_figure(path, n)
+
+
+def toy_figure(points, centres, path: str, title: str | None = None) -> str:
+    """Scatter 2-D points (blue) over a toy's mode centres (red crosses), square axes around the modes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts, centres = np.asarray(points), np.asarray(centres)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.4)
+    ax.scatter(centres[:, 0], centres[:, 1], marker="x", c="red", s=25)
+    lim = np.abs(centres).max() * 1.4
+    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
 
 
 def plot_curves(history: dict, path: str, title: str | None = None) -> str:

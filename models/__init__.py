@@ -1,7 +1,10 @@
 """The model registry: registry name -> (module in minigen.models, class), read by the `minigen` CLI.
 
+models/ is grouped by the course's families (autoregressive/, latent/, flows/, gan/, energy/), with the
+protocol in base.py, shared networks in nets.py and metrics in evaluation/ (docs/design.md, "Models").
+
     import minigen.models
-    model = minigen.models.create("nade", data="digits", hidden=100)
+    model = minigen.models.create("autoregressive.nade", data="digits", hidden=100)
 
 Modules are imported only when their model is created, so `minigen list` stays fast.
 """
@@ -10,27 +13,27 @@ from __future__ import annotations
 import importlib
 
 REGISTRY: dict[str, tuple[str, str]] = {
-    "bernoulli": ("baselines", "IndependentBernoulli"),
-    "ar1": ("baselines", "MarkovChain"),
-    "fvsbn": ("baselines", "FVSBN"),
-    "nade": ("nade", "NADE"),
-    "rnade": ("nade", "RNADE"),
-    "made": ("made", "MADE"),
-    "gan": ("gan", "GAN"),
-    "cgan": ("cgan", "CGAN"),
-    "dcgan": ("dcgan", "DCGAN"),
-    "infogan": ("infogan", "InfoGAN"),
-    "wgan": ("wgan", "WGAN"),
-    "wgan-gp": ("wgan", "WGANGP"),
-    "sngan": ("sngan", "SNGAN"),
-    "ae": ("autoencoder", "Autoencoder"),
-    "vae": ("vae", "VAE"),
-    "cvae": ("vae", "ConditionalVAE"),
-    "beta-vae": ("vae", "BetaVAE"),
-    "iwae": ("iwae", "IWAE"),
-    "iwae-k50": ("iwae", "IWAE50"),
-    "gumbel-vae": ("discrete_vae", "GumbelVAE"),
-    "ladder-vae": ("ladder_vae", "LadderVAE"),
+    "bernoulli": ("autoregressive.baselines", "IndependentBernoulli"),
+    "ar1": ("autoregressive.baselines", "MarkovChain"),
+    "fvsbn": ("autoregressive.baselines", "FVSBN"),
+    "nade": ("autoregressive.nade", "NADE"),
+    "rnade": ("autoregressive.nade", "RNADE"),
+    "made": ("autoregressive.made", "MADE"),
+    "gan": ("gan.gan", "GAN"),
+    "cgan": ("gan.cgan", "CGAN"),
+    "dcgan": ("gan.dcgan", "DCGAN"),
+    "infogan": ("gan.infogan", "InfoGAN"),
+    "wgan": ("gan.wgan", "WGAN"),
+    "wgan-gp": ("gan.wgan", "WGANGP"),
+    "sngan": ("gan.sngan", "SNGAN"),
+    "ae": ("latent.autoencoder", "Autoencoder"),
+    "vae": ("latent.vae", "VAE"),
+    "cvae": ("latent.vae", "ConditionalVAE"),
+    "beta-vae": ("latent.vae", "BetaVAE"),
+    "iwae": ("latent.iwae", "IWAE"),
+    "iwae-k50": ("latent.iwae", "IWAE50"),
+    "gumbel-vae": ("latent.discrete_vae", "GumbelVAE"),
+    "ladder-vae": ("latent.ladder_vae", "LadderVAE"),
 }
 
 

@@ -25,7 +25,7 @@ from torch import nn
 
 import minigen.models as models
 from minigen import trainer
-from minigen.models import gan_eval
+from minigen.models.evaluation import gan_metrics as gan_eval
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "..", "results", "reference.json")

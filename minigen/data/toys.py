@@ -97,3 +97,61 @@ def mode_coverage(samples, centres: np.ndarray, sd: float, n_sd: float = 3.0,
     hq = d2[np.arange(len(x)), nearest] <= (n_sd * sd) ** 2
     counts = np.bincount(nearest[hq], minlength=len(centres))
     return ModeCoverage(int((counts >= min_count).sum()), float(hq.mean()) if len(x) else 0.0, len(centres))
+
+
+# ------------------------------------------------------------------------------- named toys for models
+TOYS = ("ring8", "grid25")
+TOY_SD = {"ring8": RING8_SD, "grid25": GRID25_SD}
+
+
+def _check_toy(name: str) -> None:
+    if name not in TOYS:
+        raise ValueError(f"unknown toy {name!r}; expected one of {', '.join(TOYS)}")
+
+
+def toy_sample(name: str, n: int, seed: int | None) -> np.ndarray:
+    """n points (n, 2) float32 of a toy ("ring8" or "grid25"), reproducible from `seed`."""
+    _check_toy(name)
+    return ring8(n, seed=seed) if name == "ring8" else grid25(n, seed=seed)
+
+
+def toy_centres(name: str) -> np.ndarray:
+    """The mode centres of a toy, (8, 2) or (25, 2)."""
+    _check_toy(name)
+    return ring8_centres() if name == "ring8" else grid25_centres()
+
+
+def nearest_mode(x: np.ndarray, name: str) -> np.ndarray:
+    """The index of each point's nearest mode (int64): the label of a toy point for conditional models."""
+    return ((x[:, None, :] - toy_centres(name)[None]) ** 2).sum(-1).argmin(1).astype(np.int64)
+
+
+def toy_coverage(samples, name: str) -> ModeCoverage:
+    """mode_coverage of samples from the toy `name` with its own centres and sd: the one place every model's
+    modes_<toy> and hq_<toy> come from."""
+    return mode_coverage(samples, toy_centres(name), TOY_SD[name])
+
+
+class ToyStream:
+    """An endless, resumable stream of minibatches from a 2-D toy: batch k is drawn with seed (seed, k)."""
+
+    def __init__(self, name: str, batch_size: int, seed: int = 0, labels: bool = False):
+        _check_toy(name)
+        self.name, self.batch_size, self.seed, self.labels, self.index = name, batch_size, seed, labels, 0
+
+    def __iter__(self):
+        while True:
+            seed = int(np.random.SeedSequence([self.seed, self.index]).generate_state(1)[0])
+            self.index += 1
+            x = toy_sample(self.name, self.batch_size, seed)
+            if self.labels:
+                yield Tensor(x), Tensor(nearest_mode(x, self.name))
+            else:
+                yield (Tensor(x),)
+
+    def state_dict(self) -> dict:
+        return {"index": np.array(self.index)}
+
+    def load_state_dict(self, state: dict) -> None:
+        index = state["index"]
+        self.index = int(index.item() if isinstance(index, (Tensor, np.ndarray)) else index)

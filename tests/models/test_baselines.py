@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 import minigen as mg
 import minigen.models as models
-from minigen.models.baselines import FVSBN, IndependentBernoulli, MarkovChain
+from minigen.models.autoregressive.baselines import FVSBN, IndependentBernoulli, MarkovChain
 
 SMALL = (1, 2, 5)  # 10 pixels: 1,024 images to enumerate
 

@@ -7,8 +7,9 @@ from hypothesis import strategies as st
 from scipy import linalg, stats
 from scipy.special import logsumexp
 
-from minigen.models import digits_classifier, gan_eval
-from minigen.models.gan_toolkit import toy_centres, toy_sample
+from minigen.models.evaluation import digits_classifier
+from minigen.models.evaluation import gan_metrics as gan_eval
+from minigen.data.toys import toy_centres, toy_sample
 
 
 @given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 5), sigma=st.floats(0.1, 1.0))

@@ -126,7 +126,7 @@ def test_cgan_model_selection_keeps_the_best_generator(monkeypatch):
 
 
 def test_cgan_word_vectors_and_task():
-    from minigen.models.cgan import NAMES, word_vectors
+    from minigen.models.gan.cgan import NAMES, word_vectors
 
     w = word_vectors()
     assert w.shape == (10, 3, 64)

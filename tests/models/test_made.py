@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 
 import minigen as mg
 import minigen.models as models
-from minigen.models.made import MADE, made_degrees, made_masks
+from minigen.models.autoregressive.made import MADE, made_degrees, made_masks
 from test_baselines import all_images, randomize  # shared helpers (tests/models is on sys.path)
 
 

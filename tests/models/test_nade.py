@@ -10,7 +10,7 @@ from hypothesis import given, strategies as st
 
 import minigen as mg
 import minigen.models as models
-from minigen.models.nade import NADE, RNADE, cumsum, shared_preactivations
+from minigen.models.autoregressive.nade import NADE, RNADE, cumsum, shared_preactivations
 from minigen.testing import gradcheck, gradgradcheck
 from minigen.testing import strategies as mst
 from test_baselines import randomize  # shared helper (tests/models is on sys.path)

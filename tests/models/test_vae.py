@@ -9,7 +9,7 @@ import pytest
 import minigen as mg
 import minigen.models as models
 from minigen.distributions import Normal
-from minigen.models.vae import log_mean_exp
+from minigen.models.latent.vae import log_mean_exp
 
 TINY = {"hidden": 32, "latent": 4, "eval_k": 20}
 

@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 import minigen as mg
 import minigen.models as models
 from minigen.distributions import Normal
-from minigen.models.ladder_vae import precision_merge
+from minigen.models.latent.ladder_vae import precision_merge
 
 SMALL = {"latents": [6, 4, 2], "hidden": [32, 16, 8], "eval_k": 20, "warmup": 50}
 

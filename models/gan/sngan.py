@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from minigen import nn
 
-from .gan_toolkit import MLPGAN, zoo_runs
+from .base import MLPGAN
 
 
 class SNGAN(MLPGAN):
@@ -21,8 +21,6 @@ class SNGAN(MLPGAN):
     loss_kind = "hinge"
     d_activation = staticmethod(lambda: nn.LeakyReLU(0.1))
     d_wrap = staticmethod(nn.spectral_norm)
-    zoo_runs = zoo_runs({"digits": 2000, "ring8": 5000, "grid25": 10000})
-    zoo_run = zoo_runs[0]
 
     @classmethod
     def default_config(cls, data: str) -> dict:

@@ -19,7 +19,7 @@ from minigen import backend, nn
 from minigen.autograd import Tensor
 from minigen.distributions import Bernoulli, Normal, kl_divergence
 
-from .base import DIGITS_SHAPE, GenerativeModel
+from ..base import DIGITS_SHAPE, GenerativeModel
 
 PIXELS = int(np.prod(DIGITS_SHAPE))
 LEVELS = 17  # gray levels 0..16 of the digits

@@ -27,7 +27,7 @@ import minigen as mg
 import minigen.functional as F
 from minigen import nn, optim
 
-from .gan_toolkit import GANModel, zoo_runs
+from .base import GANModel
 
 NAMES = (("zero", "null", "cero"), ("one", "eins", "uno"), ("two", "zwei", "dos"), ("three", "drei", "tres"),
          ("four", "vier", "cuatro"), ("five", "fuenf", "cinco"), ("six", "sechs", "seis"),
@@ -81,9 +81,6 @@ class CGAN(GANModel):
 
     conditional = True
     loss_kind = "non-saturating"
-    zoo_runs = zoo_runs({"digits": 3000, "ring8": 5000, "grid25": 5000})
-    zoo_runs.insert(1, {"data": "digits", "steps": 3000, "set": {"task": "words", "lr": 0.02}, "tag": "words"})
-    zoo_run = zoo_runs[0]
 
     @classmethod
     def default_config(cls, data: str) -> dict:
@@ -161,7 +158,7 @@ class CGAN(GANModel):
     def loader(self, split: str = "train", batch_size=None, seed: int = 0, shuffle: bool = True,
                drop_last: bool = True):
         if self.is_toy and split == "train":
-            from .gan_toolkit import ToyStream
+            from minigen.data.toys import ToyStream
 
             return ToyStream(self.data_name, batch_size or self.batch_size, seed, labels=True)
         return super().loader(split, batch_size, seed, shuffle, drop_last)
@@ -190,7 +187,7 @@ class CGAN(GANModel):
 
     def words_batch(self, batch) -> tuple:
         """(images, labels) -> (a random name's vector per image, the image's classifier features)."""
-        from . import digits_classifier
+        from ..evaluation import digits_classifier
 
         x, y = batch
         feats, _ = digits_classifier.features_and_probs(x.numpy())
@@ -213,7 +210,7 @@ class CGAN(GANModel):
 
     def _validation_score(self) -> float:
         """Word accuracy, or the Parzen log-likelihood of the validation split at its best width."""
-        from . import gan_eval
+        from ..evaluation import gan_metrics as gan_eval
 
         rng = np.random.default_rng(99)
         if self.task == "words":
@@ -227,7 +224,7 @@ class CGAN(GANModel):
     def word_scores(self, split: str, rng, per_image: int = 100, generator=None) -> dict:
         """word_acc: share of generated vectors whose nearest name (cosine) names the image's digit;
         word_names: mean share of the digit's three names reached among an image's `per_image` samples."""
-        from . import digits_classifier
+        from ..evaluation import digits_classifier
 
         images, labels = self.split_arrays(split)
         feats, _ = digits_classifier.features_and_probs(images)
@@ -260,7 +257,7 @@ class CGAN(GANModel):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        from . import digits_classifier
+        from ..evaluation import digits_classifier
 
         images, labels = self.split_arrays("test")
         feats, _ = digits_classifier.features_and_probs(images[:8])

@@ -4,7 +4,7 @@ distance max_{||f||_L <= 1} E_x f(x) - E_z f(G(z)); the generator minimises -E_z
 WGAN keeps f Lipschitz by clipping its weights to [-c, c] after every update (RMSprop, n_critic = 5).
 WGAN-GP adds lambda E[(||grad f(x_hat)||_2 - 1)^2] at random interpolates x_hat instead (Adam(0.5, 0.9),
 n_critic = 5), one interpolation weight per example and the norm over all non-batch axes
-(gan_toolkit.gradient_penalty). lambda = 10 on digits, as in the paper; on the 2-D toys lambda = 1, since with
+(models/gan/losses.py). lambda = 10 on digits, as in the paper; on the 2-D toys lambda = 1, since with
 10 the critic failed to separate the 25-Gaussian grid from the generator's samples in our budget (the same in
 PyTorch), and the authors' own toy script uses 0.1 ("smaller lambda seems to help for toy tasks").
 On the toys the learning rate decays linearly to 0 over the run (decay_steps); WGAN's paper rate 5e-5 left the
@@ -14,21 +14,20 @@ from __future__ import annotations
 
 from minigen import optim
 
-from .gan_toolkit import MLPGAN, clip_weights_, gradient_penalty, run_steps, zoo_runs
+from .base import MLPGAN
+from .losses import clip_weights_, gradient_penalty
 
 
 class WGAN(MLPGAN):
     """MLP generator and critic; critic weights clipped to [-clip, clip]; RMSprop(5e-5)."""
 
     loss_kind = "wasserstein"
-    zoo_runs = zoo_runs({"digits": 3000, "ring8": 5000, "grid25": 10000})
-    zoo_run = zoo_runs[0]
 
     @classmethod
     def default_config(cls, data: str) -> dict:
         toy = data != "digits"
         return {**cls.mlp_config(data), "lr": 5e-4 if toy else 5e-5, "n_critic": 5, "clip": 0.01,
-                "decay_steps": run_steps(cls, data) if toy else 0}
+                "decay_steps": None if toy else 0}
 
     def __init__(self, data: str = "digits", lr: float = 5e-5, batch_size: int = 64, z_dim: int = 32,
                  g_hidden=(256, 256), d_hidden=(256, 256), n_critic: int = 5, clip: float = 0.01,
@@ -48,8 +47,6 @@ class WGANGP(MLPGAN):
     """MLP generator and critic (no batch norm in the critic, as the penalty is per example); Adam(0.5, 0.9)."""
 
     loss_kind = "wasserstein"
-    zoo_runs = zoo_runs({"digits": 2000, "ring8": 5000, "grid25": 15000})
-    zoo_run = zoo_runs[0]
 
     @classmethod
     def default_config(cls, data: str) -> dict:

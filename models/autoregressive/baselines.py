@@ -15,10 +15,10 @@ import minigen as mg
 import minigen.functional as F
 from minigen import backend, nn
 
-from .base import DIGITS_SHAPE, GenerativeModel
+from ..base import DIGITS_SHAPE, LikelihoodModel
 
 
-class AutoregressiveModel(GenerativeModel):
+class AutoregressiveModel(LikelihoodModel):
     """Exact likelihood over binary pixels from per-pixel logits; generic sampling and completion.
 
     A subclass defines `conditionals(x)`: the (B, n) logits of p(x_d = 1 | x's pixels before d in

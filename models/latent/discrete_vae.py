@@ -24,7 +24,7 @@ from minigen.autograd import Tensor
 from minigen.distributions import (Bernoulli, Categorical, OneHotCategorical, RelaxedOneHotCategorical,
                                    kl_divergence)
 
-from .base import DIGITS_SHAPE
+from ..base import DIGITS_SHAPE
 from .vae import PIXELS, LatentVariableModel, apply_rows, check_binary, mlp
 
 ESTIMATORS = ("gumbel", "reinforce")

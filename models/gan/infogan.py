@@ -19,8 +19,8 @@ import minigen as mg
 import minigen.functional as F
 from minigen import nn
 
-from .dcgan import DCGAN, conv_body, dcgan_init_, mlp_body_bn
-from .gan_toolkit import run_steps, zoo_runs
+from ..nets import conv_body, dcgan_init_, mlp
+from .dcgan import DCGAN
 
 
 class InfoDiscriminator(nn.Module):
@@ -45,22 +45,21 @@ class InfoDiscriminator(nn.Module):
 class InfoGAN(DCGAN):
     """DCGAN-style InfoGAN with one categorical and `n_cont` continuous codes."""
 
-    zoo_runs = zoo_runs({"digits": 2000, "ring8": 5000, "grid25": 10000})
-    zoo_run = zoo_runs[0]
 
     @classmethod
     def default_config(cls, data: str) -> dict:
-        base = {**DCGAN.default_config(data), "decay_steps": 0 if data == "digits" else run_steps(cls, data)}
+        base = {**DCGAN.default_config(data), "decay_steps": 0 if data == "digits" else None}
         return {**base, "z_dim": 16 if data == "digits" else 8, "n_cat": 10, "n_cont": 2, "lambda_cat": 1.0,
                 "lambda_cont": 0.1}
 
     def __init__(self, data: str = "digits", lr: float = 2e-4, batch_size: int = 64, z_dim: int = 16,
                  channels: int = 32, hidden=(128, 128), n_cat: int = 10, n_cont: int = 2,
-                 lambda_cat: float = 1.0, lambda_cont: float = 0.1, decay_steps: int = 0):
+                 lambda_cat: float = 1.0, lambda_cont: float = 0.1, decay_steps: int | None = 0):
         super().__init__(data, lr, batch_size, z_dim + n_cat + n_cont, channels, hidden, decay_steps)
         self.noise_dim, self.n_cat, self.n_cont = z_dim, n_cat, n_cont
         self.lambda_cat, self.lambda_cont = lambda_cat, lambda_cont
-        body, features = (mlp_body_bn(2, hidden), hidden[-1]) if self.is_toy else (conv_body(channels), 8 * channels)
+        body, features = (mlp([2, *hidden], activation=lambda: nn.LeakyReLU(0.2), norm=nn.BatchNorm1d,
+                                     norm_first=False, head=False), hidden[-1]) if self.is_toy else (conv_body(channels), 8 * channels)
         self.discriminator = InfoDiscriminator(body, features, n_cat, n_cont)
         dcgan_init_(self.discriminator)
 
@@ -119,7 +118,7 @@ class InfoGAN(DCGAN):
         self.train()
         out = {"mi_cat": l_cat.item(), "mi_cat_max": math.log(self.n_cat)}
         if not self.is_toy:
-            from . import digits_classifier
+            from ..evaluation import digits_classifier
 
             digit = digits_classifier.features_and_probs(x.numpy())[1].argmax(1)
             code = z.numpy()[:, self.noise_dim:self.noise_dim + self.n_cat].argmax(1)
@@ -129,22 +128,3 @@ class InfoGAN(DCGAN):
 
     def metrics(self, split: str = "test") -> dict:
         return {**super().metrics(split), **self.code_metrics()}
-
-
-def traversal_figure(model: InfoGAN, path: str, code: int = 0, steps: int = 9, seed: int = 0) -> None:
-    """Rows: the categorical code's values; columns: continuous code `code` from -2 to 2 (the others and z
-    fixed per row), i.e. what each code controls."""
-    from . import gan_eval
-
-    rng = np.random.default_rng(seed)
-    z = np.repeat(rng.standard_normal((1, model.noise_dim)), steps, 0)
-    rows = []
-    for c in range(model.n_cat):
-        cont = np.zeros((steps, model.n_cont))
-        cont[:, code] = np.linspace(-2, 2, steps)
-        rows.append(np.concatenate([z, model.codes(steps, cat=c, cont=cont)], axis=1))
-    model.eval()
-    with mg.no_grad():
-        images = model.generate(mg.tensor(np.concatenate(rows).astype(np.float32)))
-    model.train()
-    gan_eval.image_grid_figure(images.numpy(), path, nrow=steps)

@@ -17,7 +17,7 @@ from minigen import nn
 from minigen.autograd import Tensor
 from minigen.distributions import Bernoulli, Normal, kl_divergence
 
-from .base import DIGITS_SHAPE
+from ..base import DIGITS_SHAPE
 from .vae import PIXELS, LatentVariableModel, apply_rows, check_binary, mlp, standard_normal_like
 
 MIN_SCALE = 1e-3

@@ -127,11 +127,11 @@ def digits_metrics(sample, split: str = "test") -> dict:
 # ------------------------------------------------------------------------------------------- toys
 def toy_metrics(sample, name: str) -> dict:
     """modes_<name> and hq_<name>: means over the fixed evaluation seeds of 2,500 samples each."""
-    from .gan_toolkit import toy_coverage
+    from minigen.data.toys import toy_coverage
 
     modes, hq = [], []
     for seed in TOY_SEEDS:
-        m, h = toy_coverage(_numpy(sample(TOY_SAMPLES, np.random.default_rng(seed))), name)
+        m, h, _ = toy_coverage(_numpy(sample(TOY_SAMPLES, np.random.default_rng(seed))), name)
         modes.append(m)
         hq.append(h)
     return {f"modes_{name}": float(np.mean(modes)), f"hq_{name}": float(np.mean(hq)),
@@ -142,129 +142,13 @@ def _numpy(x) -> np.ndarray:
     return x.numpy() if hasattr(x, "numpy") else np.asarray(x)
 
 
+def sampler(model):
+    """sample(n, rng) of a GAN: labels (conditional models), then z, drawn from rng."""
+    return lambda n, rng: model.sample(n, model.random_labels(n, rng), rng=rng)
+
+
 def evaluate(model, split: str = "test") -> dict:
-    """The GAN metrics of a model with `sample(n, rng)` and `data_name` (a toy or "digits")."""
+    """The GAN metrics of a GAN model on its data (a toy or "digits")."""
     if model.data_name in ("ring8", "grid25"):
-        return toy_metrics(model.sample, model.data_name)
-    return digits_metrics(model.sample, split)
-
-
-# ------------------------------------------------------------------------------------------ figures
-def toy_figure(model, path: str, n: int = 2500, seed: int = 0) -> None:
-    """Scatter n samples (blue) over the toy's mode centres (red crosses)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from .gan_toolkit import toy_centres
-
-    pts = _numpy(model.sample(n, np.random.default_rng(seed)))
-    centres = toy_centres(model.data_name)
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.4)
-    ax.scatter(centres[:, 0], centres[:, 1], marker="x", c="red", s=25)
-    lim = np.abs(centres).max() * 1.4
-    ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal",
-           title=f"{getattr(model, 'registry_name', type(model).__name__)} on {model.data_name}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
-def image_grid_figure(images, path: str, nrow: int | None = None) -> None:
-    """Save images (N, 1, 8, 8) in [0, 1] as one gray grid."""
-    from minigen import viz
-
-    viz.save_image_grid(_numpy(images), path, nrow=nrow, value_range=(0.0, 1.0))
-
-
-# ------------------------------------------------------------------------------- the zoo's pictures
-GAN_NAMES = ("gan", "cgan", "dcgan", "infogan", "wgan", "wgan-gp", "sngan")
-
-
-def _load_run(folder: str):
-    """The trained model of a `minigen train` output folder (run.json + checkpoint.npz), in eval mode."""
-    import json
-    import os
-
-    import minigen.models as models
-    from minigen import trainer
-
-    with open(os.path.join(folder, "run.json")) as f:
-        run = json.load(f)
-    model = models.create(run["name"], data=run["data"], **run["config"])
-    return trainer.load_model(model, folder).eval()
-
-
-def zoo_figures(runs: str = "runs/zoo", out: str = "docs/images") -> list:
-    """docs/images/gan-*.png from the zoo's runs: toy scatter plots and digit samples of every GAN, DCGAN's
-    latent interpolation, InfoGAN's code traversals, cGAN's class rows and its generated words."""
-    import os
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from minigen import viz
-
-    from .dcgan import interpolation_figure
-    from .gan_toolkit import toy_centres
-    from .infogan import traversal_figure
-
-    written = []
-    fig, axes = plt.subplots(2, len(GAN_NAMES), figsize=(2.2 * len(GAN_NAMES), 4.6))
-    for j, name in enumerate(GAN_NAMES):
-        for i, toy in enumerate(("ring8", "grid25")):
-            ax = axes[i, j]
-            folder = os.path.join(runs, f"{name}@{toy}")
-            if os.path.exists(folder):
-                model = _load_run(folder)
-                pts = _numpy(model.sample(TOY_SAMPLES, np.random.default_rng(0)))
-                m = toy_metrics(model.sample, toy)
-                ax.scatter(pts[:, 0], pts[:, 1], s=0.5, alpha=0.4)
-                ax.set_title(f"{name}: {m[f'modes_{toy}']:.3g} modes, hq {m[f'hq_{toy}']:.2f}", fontsize=7)
-            centres = toy_centres(toy)
-            ax.scatter(centres[:, 0], centres[:, 1], marker="x", c="red", s=8, lw=0.7)
-            lim = np.abs(centres).max() * 1.35
-            ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xticks=[], yticks=[])
-    fig.tight_layout()
-    written.append(os.path.join(out, "gan-toys.png"))
-    fig.savefig(written[-1], dpi=90)
-    plt.close(fig)
-
-    panels = [("real (test)", _digits("test")[:64])]
-    for name in GAN_NAMES:
-        folder = os.path.join(runs, name)
-        if os.path.exists(folder):
-            panels.append((name, _numpy(_load_run(folder).sample(64, np.random.default_rng(0)))))
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.1 * len(panels), 2.4))
-    for ax, (title, images) in zip(np.atleast_1d(axes), panels):
-        ax.imshow(viz.image_grid(images, nrow=8, value_range=(0.0, 1.0)), cmap="gray")
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-    fig.tight_layout()
-    written.append(os.path.join(out, "gan-digits.png"))
-    fig.savefig(written[-1], dpi=60)
-    plt.close(fig)
-
-    if os.path.exists(os.path.join(runs, "dcgan")):
-        written.append(os.path.join(out, "gan-dcgan-interpolation.png"))
-        interpolation_figure(_load_run(os.path.join(runs, "dcgan")), written[-1])
-    if os.path.exists(os.path.join(runs, "infogan")):
-        model = _load_run(os.path.join(runs, "infogan"))
-        for code in range(model.n_cont):
-            written.append(os.path.join(out, f"gan-infogan-traversal-c{code + 1}.png"))
-            traversal_figure(model, written[-1], code=code)
-    if os.path.exists(os.path.join(runs, "cgan")):
-        model = _load_run(os.path.join(runs, "cgan"))
-        rows = model.sample(80, np.random.default_rng(0), y=np.repeat(np.arange(10), 8))
-        written.append(os.path.join(out, "gan-cgan-by-class.png"))
-        image_grid_figure(_numpy(rows), written[-1], nrow=8)
-    if os.path.exists(os.path.join(runs, "cgan@words")):
-        written.append(os.path.join(out, "gan-cgan-words.png"))
-        _load_run(os.path.join(runs, "cgan@words")).sample_figure(written[-1])
-    return written
-
-
-if __name__ == "__main__":
-    print("\n".join(zoo_figures()))
+        return toy_metrics(sampler(model), model.data_name)
+    return digits_metrics(sampler(model), split)

@@ -13,7 +13,7 @@ import minigen.functional as F
 from minigen import backend
 from minigen.autograd import Tensor
 
-from .base import DIGITS_SHAPE, GenerativeModel
+from ..base import DIGITS_SHAPE, GenerativeModel
 from .vae import PIXELS, mlp, reconstruction_figure
 
 
