@@ -21,10 +21,8 @@ def test_model_trains_on_cuda_and_its_checkpoint_loads_on_the_cpu(tmp_path, name
     assert all(p.device == "cuda" for p in model.parameters())
     assert history.data and all(math.isfinite(v) for values in history.data.values() for _, v in values), \
         history.data
-    with mg.no_grad():
-        model.eval()
-        samples = model.sample(4)
-    samples = samples[0] if isinstance(samples, tuple) else samples
+    with model.evaluating():
+        samples = model.sample(4, np.arange(4) % 10 if model.conditional else None)
     assert samples.device == "cuda" and np.isfinite(samples.numpy()).all()
     cpu = trainer.load_model(models.create(name), str(tmp_path), "cpu")
     for (key, p), (_, q) in zip(model.named_parameters(), cpu.named_parameters()):
