@@ -10,7 +10,7 @@ round times every variant once (in a rotating order, so that clocks and caches d
 back-to-back calls, and the table reports the median over rounds. The convolutions (CuPy has no cuDNN)
 compare the implicit-GEMM kernels with the im2col/col2im kernels + cuBLAS (the "cupy" column) and with
 cuDNN through PyTorch, both in its default (TF32) and strict-FP32 modes, and add TFLOP/s. Writes
-bench/results/kernels-<gpu>.json in DESIGN's format (extra keys: ms_torch_fused, ms_torch_fp32, tflops). Needs a CUDA GPU (exits with a message otherwise);
+bench/results/kernels-<gpu>.json in the format of docs/design.md (section 2) (extra keys: ms_torch_fused, ms_torch_fp32, tflops). Needs a CUDA GPU (exits with a message otherwise);
 PyTorch is optional (its column is then null).
 """
 from __future__ import annotations
