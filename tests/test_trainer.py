@@ -1,0 +1,50 @@
+"""The trainer's side of the model protocol: it passes the step to train_step, steps the schedules that
+configure_schedulers returns, and saves them so that a resumed run continues on the same rates."""
+import numpy as np
+
+import minigen as mg
+from minigen import nn, optim, trainer
+from minigen.models.base import DIGITS_SHAPE, LikelihoodModel
+
+
+class Recorder(LikelihoodModel):
+    """Independent Bernoulli pixels that record the step and the learning rate of every update."""
+
+    def __init__(self, decay: int = 0):
+        super().__init__("digits", lr=0.1, batch_size=16)
+        self.decay = decay
+        self.logits = nn.Parameter(np.zeros(int(np.prod(DIGITS_SHAPE)), np.float32))
+        self.seen: list = []
+
+    def log_prob(self, x, reduce: bool = True):
+        terms = x.flatten(1) * self.logits - (self.logits.exp() + 1).log()
+        return terms.sum(axis=1) if reduce else terms.reshape(x.shape)
+
+    def configure_schedulers(self, optimizers, steps):
+        total = self.decay or steps
+        return [optim.lr_scheduler.LinearLR(opt, 1.0, 0.0, total) for opt in optimizers]
+
+    def train_step(self, batch, optimizers, step):
+        self.seen.append((step, optimizers[0].param_groups[0]["lr"]))
+        return super().train_step(batch, optimizers, step)
+
+    def sample(self, n, y=None):
+        self.labels(n, y)
+        return (mg.rand(n, *DIGITS_SHAPE) < self.logits.sigmoid().reshape(DIGITS_SHAPE)).astype(np.float32)
+
+
+def test_the_trainer_passes_the_step_and_steps_the_schedules(tmp_path):
+    model = Recorder()
+    trainer.train(model, 4, str(tmp_path), progress=False)
+    assert [s for s, _ in model.seen] == [0, 1, 2, 3]
+    np.testing.assert_allclose([lr for _, lr in model.seen], [0.1, 0.075, 0.05, 0.025])
+
+
+def test_a_resumed_run_continues_the_schedule_exactly(tmp_path):
+    straight = Recorder(decay=6)
+    trainer.train(straight, 6, str(tmp_path / "a"), progress=False)
+    first, second = Recorder(decay=6), Recorder(decay=6)
+    trainer.train(first, 3, str(tmp_path / "b"), progress=False)
+    trainer.train(second, 6, str(tmp_path / "b"), resume=True, progress=False)
+    assert first.seen + second.seen == straight.seen
+    np.testing.assert_array_equal(second.logits.numpy(), straight.logits.numpy())
