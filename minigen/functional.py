@@ -13,13 +13,13 @@ from . import backend, kernels
 from .autograd import Tensor, as_tensor
 from .ops.elementwise import elu, erf, leaky_relu, log, relu, sigmoid, softplus, tanh
 from .ops.linalg import matmul
-from .ops.reduction import log_softmax, logsumexp, softmax
+from .ops.reduction import cumsum, log_softmax, logsumexp, softmax
 from .ops.shape import reshape, transpose, where
 
 __all__ = ["linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "softmax",
-           "log_softmax", "logsumexp", "dropout", "embedding", "maxout", "gumbel_softmax", "batch_norm",
-           "layer_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-           "nll_loss", "mse_loss", "l1_loss", "one_hot"]
+           "log_softmax", "logsumexp", "cumsum", "dropout", "embedding", "maxout", "gumbel_softmax",
+           "batch_norm", "layer_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+           "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "one_hot"]
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

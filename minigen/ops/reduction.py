@@ -1,10 +1,12 @@
-"""Reductions with NumPy's `axis`/`keepdims`, and the numerically stable logsumexp/softmax family."""
+"""Reductions with NumPy's `axis`/`keepdims`, the numerically stable logsumexp/softmax family, and the
+cumulative sum along an axis."""
 from __future__ import annotations
 
 import builtins
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function, Tensor
 from .elementwise import exp
 from .shape import broadcast_to, reshape
@@ -96,6 +98,26 @@ class LogSoftmax(Function):
         return gy - exp(self.output()) * gy.sum(axis=self.axis, keepdims=True)
 
 
+class CumSum(Function):
+    """y_d = sum_{k<=d} x_k along `axis` (with `reverse`, y_d = sum_{k>=d} x_k).
+
+    Derivative: dy_d / dx_k = [k <= d], so dL/dx_k = sum_{d>=k} dL/dy_d: the gradient is the cumulative
+    sum of gy in the opposite direction (a cumsum again, so every higher derivative comes for free).
+    Computed as a running sum of slices (n vectorised adds along the axis), several times faster in NumPy
+    than np.cumsum's strided loop on the (n, B, H) blocks that NADE sums along axis 0."""
+
+    def forward(self, x):
+        xp = backend.array_module(x)
+        y = xp.moveaxis(x, self.axis, 0)
+        y = xp.array(y[::-1] if self.reverse else y, copy=True)
+        for d in range(1, len(y)):
+            y[d] += y[d - 1]
+        return xp.moveaxis(y[::-1] if self.reverse else y, 0, self.axis)
+
+    def backward(self, gy):
+        return cumsum(gy, self.axis, reverse=not self.reverse)
+
+
 # ----------------------------------------------------------------------------------- the functions
 
 def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
@@ -139,6 +161,14 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     _axes(axis, x.ndim)
     return LogSoftmax.apply(x, axis=axis)
+
+
+def cumsum(x: Tensor, axis: int = -1, reverse: bool = False) -> Tensor:
+    """Cumulative sum along `axis` (np.cumsum's; from the end when `reverse`); the output has x's shape."""
+    if x.ndim == 0:
+        raise ValueError(f"cumsum: needs a tensor with at least one axis, got a scalar on {x.device}")
+    _axes(axis, x.ndim)
+    return CumSum.apply(x, axis=axis % x.ndim, reverse=bool(reverse))
 
 
 def _check_nonempty(op: str, x: Tensor) -> None:

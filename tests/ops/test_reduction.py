@@ -1,9 +1,12 @@
-"""Reductions (sum mean max min var logsumexp, with axis/keepdims) and softmax/log_softmax."""
+"""Reductions (sum mean max min var logsumexp, with axis/keepdims), softmax/log_softmax and cumsum."""
 import numpy as np
 import pytest
 
+from hypothesis import strategies as st
+
 import minigen as mg
-from ops.factory import OpSpec, along_axis, make_tests, reduction
+import minigen.functional as F
+from ops.factory import Case, OpSpec, along_axis, make_tests, reduction
 
 
 def _np_logsumexp(x, axis=None, keepdims=False):
@@ -19,6 +22,17 @@ def _np_softmax(x, axis):
 
 def _np_log_softmax(x, axis):
     return np.log(_np_softmax(x, axis))
+
+
+def _np_cumsum(x, axis, reverse):
+    return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis) if reverse else np.cumsum(x, axis=axis)
+
+
+@st.composite
+def cumsum_cases(draw) -> Case:
+    """along_axis's shapes and axis, and the direction."""
+    case = draw(along_axis(max_side=4))
+    return Case(case.shapes, {**case.params, "reverse": draw(st.booleans())})
 
 
 def _method(name):
@@ -40,6 +54,7 @@ SPECS = [
     OpSpec("mg.softmax", mg.softmax, _np_softmax, along_axis()),
     OpSpec("log_softmax", _method("log_softmax"), _np_log_softmax, along_axis(), gradgrad=True),
     OpSpec("mg.log_softmax", mg.log_softmax, _np_log_softmax, along_axis()),
+    OpSpec("F.cumsum", F.cumsum, _np_cumsum, cumsum_cases(), gradgrad=True),  # backward is a cumsum
 ]
 
 test_forward, test_gradcheck, test_gradgradcheck, test_on_cuda = make_tests(SPECS)
@@ -86,3 +101,13 @@ def test_reductions_reject_bad_axes_and_empty_inputs():
 def test_mean_of_float32_stays_float32():
     assert mg.ones(3, 4).mean(axis=0).dtype == np.float32
     assert mg.ones(3, 4).var().dtype == np.float32
+
+
+def test_cumsum_default_axis_and_a_scalar_is_a_clear_error():
+    x = mg.tensor(np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(F.cumsum(x).numpy(), [[0, 1, 3], [3, 7, 12]])
+    np.testing.assert_array_equal(F.cumsum(x, 0, reverse=True).numpy(), [[3, 5, 7], [3, 4, 5]])
+    with pytest.raises(ValueError, match="cumsum: needs a tensor with at least one axis"):
+        F.cumsum(mg.tensor(1.0))
+    with pytest.raises(ValueError, match="axis 2 is out of bounds"):
+        F.cumsum(x, 2)
