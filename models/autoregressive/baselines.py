@@ -26,7 +26,6 @@ class AutoregressiveModel(LikelihoodModel):
     test asks for a smaller one, e.g. (1, 2, 5) to enumerate all 2^10 images).
     """
 
-    zoo_run: dict | None = None
     value_range = (0.0, 1.0)  # how viz.save_samples scales the sampled pixels
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64,
@@ -42,7 +41,7 @@ class AutoregressiveModel(LikelihoodModel):
     def conditionals(self, x: mg.Tensor) -> mg.Tensor:
         """(B, n) logits of p(x_d = 1 | x_<d) for flattened images x of shape (B, n) (RNADE: (B, n, 3K)
         mixture parameters): what `dependence` differentiates."""
-        raise NotImplementedError(f"{type(self).__name__} must define conditionals(x)")
+        raise NotImplementedError(f"{self.name} must define conditionals(x)")
 
     def dependence(self, x: mg.Tensor) -> np.ndarray:
         """(n, n) booleans, [i, j] True when d conditionals(x)[:, i] / d x_j is nonzero somewhere in the
@@ -65,7 +64,7 @@ class AutoregressiveModel(LikelihoodModel):
         """Images (B, *event_shape) as (B, n), with a clear error for a wrong shape."""
         if tuple(x.shape[1:]) != self.event_shape:
             shape = ", ".join(map(str, self.event_shape))
-            raise ValueError(f"{type(self).__name__}: expected images of shape (B, {shape}), got {x.shape} "
+            raise ValueError(f"{self.name}: expected images of shape (B, {shape}), got {x.shape} "
                              f"on {x.device}")
         return x.reshape(x.shape[0], self.dims)
 
@@ -76,8 +75,9 @@ class AutoregressiveModel(LikelihoodModel):
         terms = -F.binary_cross_entropy_with_logits(self.conditionals(flat), flat, reduction="none")
         return terms.sum(axis=1) if reduce else terms.reshape(x.shape)
 
-    def sample(self, n: int) -> mg.Tensor:
-        """n images by ancestral sampling in `ordering()`."""
+    def sample(self, n: int, y=None) -> mg.Tensor:
+        """n images (n, *event_shape) by ancestral sampling in `ordering()` (unconditional: y must be None)."""
+        self.labels(n, y)
         zeros = mg.zeros((n,) + self.event_shape, device=self.device)
         return self.complete(zeros, mg.zeros(self.event_shape, device=self.device))
 
@@ -91,7 +91,7 @@ class AutoregressiveModel(LikelihoodModel):
         order = self.ordering()
         self._check_prefix(backend.to_device(seen, "cpu"), order)
         cur = xp.array(self.flat(x).data, copy=True)
-        with mg.no_grad():
+        with self.evaluating():
             state = self._start(cur)
             for d in order:
                 todo = ~seen[:, d]
@@ -109,7 +109,7 @@ class AutoregressiveModel(LikelihoodModel):
         last_seen = np.where(seen, position, -1).max(axis=1)
         first_free = np.where(seen, self.dims, position).min(axis=1)
         if (last_seen > first_free).any():
-            raise ValueError(f"{type(self).__name__}.complete: the observed pixels must come before the "
+            raise ValueError(f"{self.name}.complete: the observed pixels must come before the "
                              "unobserved ones in the model's ordering (exact conditionals only then)")
 
     def _start(self, cur):
@@ -135,8 +135,6 @@ class AutoregressiveModel(LikelihoodModel):
 class IndependentBernoulli(AutoregressiveModel):
     """p(x) = prod_d Bernoulli(x_d; sigmoid(l_d)): one logit per pixel, n parameters for n pixels."""
 
-    zoo_run = {"data": "digits", "steps": 300, "set": {}}
-
     def __init__(self, data: str = "digits", lr: float = 0.05, batch_size: int = 64,
                  event_shape: tuple | None = None):
         super().__init__(data, lr, batch_size, event_shape)
@@ -150,9 +148,10 @@ class IndependentBernoulli(AutoregressiveModel):
         """logit_d = l_d, whatever the other pixels."""
         return self.logits.reshape(1, self.dims).expand((x.shape[0], self.dims))
 
-    def sample(self, n: int) -> mg.Tensor:
+    def sample(self, n: int, y=None) -> mg.Tensor:
         """All pixels at once (they are independent)."""
-        with mg.no_grad():
+        self.labels(n, y)
+        with self.evaluating():
             p = self.logits.sigmoid().expand((n,) + self.event_shape)
             return mg.tensor((mg.rand_like(p).data < p.data).astype(p.dtype))
 
@@ -164,8 +163,6 @@ class MarkovChain(AutoregressiveModel):
     1[context = c] = prod_j (x_{d-j} if bit j-1 of c else 1 - x_{d-j}). Pixels before the first are 0, so
     pixel d uses 2^min(d, k) entries: 2n - 1 parameters for k = 1 (the AR-1 chain).
     """
-
-    zoo_run = {"data": "digits", "steps": 2000, "set": {}}
 
     def __init__(self, data: str = "digits", lr: float = 0.05, batch_size: int = 64, order: int = 1,
                  event_shape: tuple | None = None):
@@ -195,8 +192,6 @@ class MarkovChain(AutoregressiveModel):
 class FVSBN(AutoregressiveModel):
     """Fully visible sigmoid belief net: logistic regression of each pixel on all earlier ones,
     logit_d = b_d + sum_{j<d} W_dj x_j (W strictly lower triangular): n + n(n - 1) / 2 parameters."""
-
-    zoo_run = {"data": "digits", "steps": 1000, "set": {}}
 
     def __init__(self, data: str = "digits", lr: float = 0.01, batch_size: int = 64,
                  event_shape: tuple | None = None):

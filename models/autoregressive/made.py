@@ -47,8 +47,6 @@ def made_masks(degrees: list) -> list:
 class MADE(AutoregressiveModel):
     """Masked MLP with `layers` hidden ReLU layers of `hidden` units; binary pixels, Bernoulli outputs."""
 
-    zoo_run = {"data": "digits", "steps": 10000, "set": {"hidden": 500, "num_masks": 8, "ensemble": 8}}
-
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, hidden: int = 500,
                  layers: int = 1, num_masks: int = 1, order_agnostic: bool = True, ensemble: int = 1,
                  mask_seed: int = 0, event_shape: tuple | None = None):
@@ -111,8 +109,9 @@ class MADE(AutoregressiveModel):
             self.mask_index = int(backend.rng("cpu").integers(self.num_masks))
         return -super().log_prob(batch).mean()
 
-    def sample(self, n: int) -> Tensor:
+    def sample(self, n: int, y=None) -> Tensor:
         """Draws from the ensemble: each image picks one of its E orderings, then ancestral sampling."""
+        self.labels(n, y)
         which = backend.rng("cpu").integers(self.ensemble, size=n)
         out, current = [], self.mask_index
         for index in range(self.ensemble):
@@ -132,7 +131,7 @@ class MADE(AutoregressiveModel):
         """The ensemble's test_nll/test_bpd, and test_nll_one_ordering (mask set 0 alone) when E > 1."""
         out = super().metrics(split)
         if self.ensemble > 1:
-            with mg.no_grad():
+            with self.evaluating():
                 out["test_nll_one_ordering"] = float(-self.log_prob(self.eval_batch(split), ensemble=1)
                                                      .numpy().mean())
         return out

@@ -4,8 +4,8 @@ Both share one hidden layer across the n conditionals: the pre-activation of con
 
     a_d = c + W[:, <d] x_<d = c + sum_{k<d} W[:, k] x_k,
 
-so all n of them come from one exclusive cumulative sum over d of W[:, d] x_d: O(H n) per image instead of
-O(H n^2). NADE: p(x_d = 1 | x_<d) = sigmoid(b_d + V_d . sigmoid(a_d)). RNADE: p(x_d | x_<d) is a mixture
+so all n of them come from one exclusive cumulative sum over d of W[:, d] x_d (F.cumsum): O(H n) per image
+instead of O(H n^2). NADE: p(x_d = 1 | x_<d) = sigmoid(b_d + V_d . sigmoid(a_d)). RNADE: p(x_d | x_<d) is a mixture
 of K Gaussians whose weights, means and log-scales are linear in h_d = relu(rho_d a_d).
 Sampling keeps a_d as a running sum (O(H) per pixel), which the DESIGN's sampler pitfall asks for.
 """
@@ -16,43 +16,20 @@ import math
 import numpy as np
 
 import minigen as mg
+import minigen.functional as F
 from minigen import backend, nn
-from minigen.autograd import Function, Tensor
-from minigen.data import grid25, grid25_centres, mode_coverage, ring8, ring8_centres, \
-    swiss_roll, two_moons
-from minigen.data.toys import GRID25_SD, N_COVERAGE_SAMPLES, RING8_SD
+from minigen.autograd import Tensor
+from minigen.data import grid25, ring8, swiss_roll, two_moons
+from minigen.data.toys import N_COVERAGE_SAMPLES, TOYS as COVERAGE_TOYS, toy_coverage
 
 from .baselines import AutoregressiveModel
-
-
-class CumSum(Function):
-    """y_d = sum_{k<=d} x_k along `axis` (reverse: sum_{k>=d}); the gradient is the opposite cumsum.
-
-    Computed as a running sum of slices (n vectorised adds), several times faster in NumPy than
-    np.cumsum's strided loop on the (n, B, H) blocks that NADE sums."""
-
-    def forward(self, x):
-        xp = backend.array_module(x)
-        y = xp.moveaxis(x, self.axis, 0)
-        y = xp.array(y[::-1] if self.reverse else y, copy=True)
-        for d in range(1, len(y)):
-            y[d] += y[d - 1]
-        return xp.moveaxis(y[::-1] if self.reverse else y, 0, self.axis)
-
-    def backward(self, gy):
-        return cumsum(gy, self.axis, reverse=not self.reverse)
-
-
-def cumsum(x: Tensor, axis: int = -1, reverse: bool = False) -> Tensor:
-    """Cumulative sum along `axis` (from the end when reverse); differentiable any number of times."""
-    return CumSum.apply(x, axis=axis % x.ndim, reverse=reverse)
 
 
 def shared_preactivations(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """a[d] = c + sum_{k<d} W[:, k] x[:, k] for x (B, n), W (H, n), c (H,): shape (n, B, H), O(B H n)."""
     steps = x.T.unsqueeze(2) * weight.T.unsqueeze(1)         # (n, B, H): W[:, k] x_k
     before = mg.pad(steps[:-1], (0, 0, 0, 0, 1, 0))          # shifted by one: only k < d contribute
-    return cumsum(before, axis=0) + bias
+    return F.cumsum(before, axis=0) + bias
 
 
 def _uniform(shape: tuple, bound: float) -> nn.Parameter:
@@ -62,8 +39,6 @@ def _uniform(shape: tuple, bound: float) -> nn.Parameter:
 
 class NADE(AutoregressiveModel):
     """Binary NADE: h_d = sigmoid(c + W[:, <d] x_<d), p(x_d = 1 | x_<d) = sigmoid(b_d + V_d . h_d)."""
-
-    zoo_run = {"data": "digits", "steps": 2000, "set": {"hidden": 100, "lr": 0.005}}  # chosen on valid
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, hidden: int = 100,
                  event_shape: tuple | None = None):
@@ -109,7 +84,6 @@ class RNADE(AutoregressiveModel):
 
     datasets = ("digits", "ring8", "grid25", "moons", "swissroll")
     binarize = None
-    zoo_run = {"data": "digits", "steps": 2000, "set": {"hidden": 100, "components": 10, "lr": 0.0003}}
     TOYS = {"ring8": ring8, "grid25": grid25, "moons": two_moons, "swissroll": swiss_roll}
     TOY_TRAIN, TOY_TEST = 20000, 5000
     DEQUANT_DRAWS = 8  # fixed uniform draws averaged per test image (a seeded, deterministic estimate)
@@ -177,14 +151,15 @@ class RNADE(AutoregressiveModel):
         return -self.log_prob(self.dequantize(batch)).mean()
 
     # ------------------------------------------------------------------------------------ sampling
-    def sample(self, n: int) -> Tensor:
+    def sample(self, n: int, y=None) -> Tensor:
         """Ancestral sampling with the running pre-activation; digits come back as levels floor(y) in 0..16."""
+        self.labels(n, y)
         xp = backend.xp_for(self.device)
         rng = backend.rng(self.device)
         k = self.components
         z = xp.zeros((n, self.dims), np.float32)
         a = xp.broadcast_to(self.c.data, (n, self.hidden))
-        with mg.no_grad():
+        with self.evaluating():
             for d in range(self.dims):
                 p = xp.maximum(self.rho.data[d] * a, 0) @ self.V.data[d] + self.b.data[d]
                 logits, mu, log_sigma = p[:, :k], p[:, k:2 * k], xp.clip(p[:, 2 * k:], -7.0, 5.0)
@@ -193,10 +168,10 @@ class RNADE(AutoregressiveModel):
                 m, s = xp.take_along_axis(mu, pick, 1)[:, 0], xp.exp(xp.take_along_axis(log_sigma, pick, 1)[:, 0])
                 z[:, d] = m + s * rng.standard_normal(n)
                 a = a + z[:, d:d + 1] * self.W.data[:, d]
-        y = z * self.scale + self.shift
+        out = z * self.scale + self.shift
         if self.data_name == "digits":
-            y = xp.clip(xp.floor(y), 0, 16)
-        return mg.tensor(y.reshape((n,) + self.event_shape).astype(np.float32))
+            out = xp.clip(xp.floor(out), 0, 16)
+        return mg.tensor(out.reshape((n,) + self.event_shape).astype(np.float32))
 
     def sample_figure(self, path: str, n: int = N_COVERAGE_SAMPLES) -> str:
         """Digits: a grid of 64 sampled images (levels 0..16); toys: the test data and at least 2,500
@@ -204,14 +179,17 @@ class RNADE(AutoregressiveModel):
         from minigen import viz
 
         if self.data_name == "digits":
-            return viz.save_image_grid(self.sample(min(n, 64)), path, value_range=(0, 16))
+            with self.evaluating():
+                return viz.save_image_grid(self.sample(min(n, 64)), path, value_range=(0, 16))
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
         n = max(n, N_COVERAGE_SAMPLES)
-        panels = (("data (test split)", self.split_arrays("test")[0][:n]), ("RNADE samples", self.sample(n).numpy()))
+        with self.evaluating():
+            samples = self.sample(n).numpy()
+        panels = (("data (test split)", self.split_arrays("test")[0][:n]), ("RNADE samples", samples))
         fig, axes = plt.subplots(1, 2, figsize=(7, 3.6), sharex=True, sharey=True)
         for ax, (title, points) in zip(axes, panels):
             ax.scatter(points[:, 0], points[:, 1], s=1.5, alpha=0.5, c="C0" if ax is axes[0] else "C3")
@@ -228,11 +206,11 @@ class RNADE(AutoregressiveModel):
         return mg.tensor(self.split_arrays(split)[0], device=self.device)
 
     def metrics(self, split: str = "test") -> dict:
-        """test_nll (nats per image or point), test_bpd for digits, mode coverage for ring8/grid25."""
+        """test_nll (nats per image or point), test_bpd for digits, mode coverage (minigen.data.toys.
+        toy_coverage of N_COVERAGE_SAMPLES samples) for ring8/grid25."""
         x = self.eval_batch(split)
         rng = np.random.default_rng(1234)
-        with mg.no_grad():
-            self.eval()
+        with self.evaluating():
             if self.data_name == "digits":
                 draws = [self.log_prob(x + mg.tensor(rng.random(x.shape).astype(np.float32), device=x.device)
                                        ).numpy() for _ in range(self.DEQUANT_DRAWS)]
@@ -243,11 +221,9 @@ class RNADE(AutoregressiveModel):
                    "test_nll_sem": float(log_p.std(ddof=1) / math.sqrt(len(log_p)))}
             if self.data_name == "digits":
                 out["test_bpd"] = out["test_nll"] / (self.dims * math.log(2))
-            modes = {"ring8": (ring8_centres(), RING8_SD), "grid25": (grid25_centres(), GRID25_SD)}
-            if self.data_name in modes:
-                cov = mode_coverage(self.sample(N_COVERAGE_SAMPLES), *modes[self.data_name])
+            if self.data_name in COVERAGE_TOYS:
+                cov = toy_coverage(self.sample(N_COVERAGE_SAMPLES), self.data_name)
                 out[f"modes_{self.data_name}"] = cov.modes
                 out[f"hq_{self.data_name}"] = cov.hq_share
-            self.train()
         out["num_params"] = self.num_params()
         return out

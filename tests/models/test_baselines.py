@@ -121,8 +121,10 @@ def test_complete_keeps_the_observed_rows_and_checks_the_order():
 
 
 def test_wrong_image_shape_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"FVSBN: expected images of shape \(B, 1, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"fvsbn: expected images of shape \(B, 1, 8, 8\)"):
         models.create("fvsbn").log_prob(mg.zeros((2, 1, 4, 4)))
+    with pytest.raises(ValueError, match=r"FVSBN: expected images"):  # a model made without the registry
+        FVSBN(event_shape=(3,)).log_prob(mg.zeros((2, 4)))
 
 
 @pytest.mark.parametrize("name", ["bernoulli", "ar1", "fvsbn"])
@@ -131,10 +133,23 @@ def test_training_lowers_the_loss_and_reports_metrics(name):
     model = models.create(name)
     (opt,) = model.configure_optimizers()
     batch = next(iter(model.loader("train", batch_size=64)))
-    first = model.train_step(batch, [opt])["loss"]
-    for _ in range(30):
-        last = model.train_step(batch, [opt])["loss"]
+    first = model.train_step(batch, [opt], 0)["loss"]
+    for step in range(1, 31):
+        last = model.train_step(batch, [opt], step)["loss"]
     assert last < first - 1.0
     m = model.metrics("test")
     assert {"test_nll", "test_bpd", "num_params"} <= set(m)
     assert m["test_bpd"] == pytest.approx(m["test_nll"] / (64 * np.log(2)))
+
+
+@pytest.mark.parametrize("name", ["bernoulli", "ar1", "fvsbn"])
+def test_sample_follows_the_protocol(name):
+    """sample(n, y=None) -> (n, *event_shape) binary images, in eval mode only inside; y is refused."""
+    mg.manual_seed(0)
+    model = models.create(name)
+    model.train()
+    s = model.sample(4)
+    assert s.shape == (4, 1, 8, 8) and set(np.unique(s.numpy())) <= {0.0, 1.0} and not s.requires_grad
+    assert model.training
+    with pytest.raises(TypeError, match=f"{name} is unconditional"):
+        model.sample(4, y=np.zeros(4, np.int64))

@@ -88,10 +88,10 @@ def test_training_resamples_masks_and_lowers_the_loss():
     model = models.create("made", hidden=64, num_masks=4, ensemble=2, lr=1e-2)
     opt = model.configure_optimizers()
     batch = next(iter(model.loader("train", batch_size=64)))
-    first = model.train_step(batch, opt)["loss"]
+    first = model.train_step(batch, opt, 0)["loss"]
     used = set()
-    for _ in range(30):
-        last = model.train_step(batch, opt)["loss"]
+    for step in range(1, 31):
+        last = model.train_step(batch, opt, step)["loss"]
         used.add(model.mask_index)
     assert len(used) > 1
     assert last < first - 3.0

@@ -1,4 +1,4 @@
-"""NADE and RNADE: the cumulative-sum op, the O(HD) pre-activations against the naive sum, the
+"""NADE and RNADE (the cumulative-sum op itself is tested in tests/ops/test_reduction.py): the O(HD) pre-activations against the naive sum, the
 autoregressive property, exact normalisation (enumeration for NADE, quadrature for RNADE), samplers
 against likelihoods, completion, RNADE's mixture against NumPy, and short training runs."""
 import itertools
@@ -10,9 +10,8 @@ from hypothesis import given, strategies as st
 
 import minigen as mg
 import minigen.models as models
-from minigen.models.autoregressive.nade import NADE, RNADE, cumsum, shared_preactivations
-from minigen.testing import gradcheck, gradgradcheck
-from minigen.testing import strategies as mst
+from minigen.data.toys import N_COVERAGE_SAMPLES, toy_coverage
+from minigen.models.autoregressive.nade import NADE, RNADE, shared_preactivations
 from test_baselines import randomize  # shared helper (tests/models is on sys.path)
 
 
@@ -21,19 +20,7 @@ def strictly_before(n: int) -> np.ndarray:
     return j < i
 
 
-# ------------------------------------------------------------------------------------------- cumsum
-
-@given(x=mst.tensors(shape=mst.shapes(min_dims=1, max_dims=3)), data=st.data())
-def test_cumsum_forward_and_gradients(x, data):
-    axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
-    reverse = data.draw(st.booleans())
-    expected = np.cumsum(x.numpy(), axis=axis)
-    if reverse:
-        expected = np.flip(np.cumsum(np.flip(x.numpy(), axis), axis=axis), axis)
-    np.testing.assert_allclose(cumsum(x, axis, reverse).numpy(), expected, rtol=1e-12, atol=1e-12)
-    gradcheck(lambda t: cumsum(t, axis, reverse), [x])
-    gradgradcheck(lambda t: cumsum(t * t, axis, reverse), [x])
-
+# ------------------------------------------------------------------------------- shared pre-activations
 
 @given(seed=st.integers(0, 2 ** 16), h=st.integers(1, 5), n=st.integers(1, 7))
 def test_shared_preactivations_match_the_naive_sum(seed, h, n):
@@ -106,9 +93,9 @@ def test_nade_training_lowers_the_loss():
     model = models.create("nade", hidden=20, lr=1e-2)
     opt = model.configure_optimizers()
     batch = next(iter(model.loader("train", batch_size=64)))
-    first = model.train_step(batch, opt)["loss"]
-    for _ in range(30):
-        last = model.train_step(batch, opt)["loss"]
+    first = model.train_step(batch, opt, 0)["loss"]
+    for step in range(1, 31):
+        last = model.train_step(batch, opt, step)["loss"]
     assert last < first - 3.0
     assert model.metrics()["num_params"] == 2 * 20 * 64 + 20 + 64
 
@@ -174,9 +161,9 @@ def test_rnade_trains_on_dequantized_digits_and_on_a_toy():
     opt = digits.configure_optimizers()
     batch = next(iter(digits.loader("train", batch_size=64)))
     assert set(np.unique(batch.numpy())) <= set(range(17))  # the 17 levels, dequantized in loss()
-    first = digits.train_step(batch, opt)["loss"]
-    for _ in range(30):
-        last = digits.train_step(batch, opt)["loss"]
+    first = digits.train_step(batch, opt, 0)["loss"]
+    for step in range(1, 31):
+        last = digits.train_step(batch, opt, step)["loss"]
     assert last < first - 5.0
     m = digits.metrics()
     assert math.isfinite(m["test_nll"]) and m["test_bpd"] == pytest.approx(m["test_nll"] / (64 * math.log(2)))
@@ -186,9 +173,17 @@ def test_rnade_trains_on_dequantized_digits_and_on_a_toy():
     toy = models.create("rnade", data="ring8", hidden=16, components=4, lr=1e-2)
     opt = toy.configure_optimizers()
     batch = next(iter(toy.loader("train")))
-    first = toy.train_step(batch, opt)["loss"]
-    for _ in range(30):
-        last = toy.train_step(batch, opt)["loss"]
+    first = toy.train_step(batch, opt, 0)["loss"]
+    for step in range(1, 31):
+        last = toy.train_step(batch, opt, step)["loss"]
     assert last < first
+    mg.manual_seed(3)
     m = toy.metrics()
     assert {"test_nll", "modes_ring8", "hq_ring8", "num_params"} <= set(m)
+    assert toy.training  # metrics() measured in eval mode and restored the mode
+    mg.manual_seed(3)  # the toy's log_prob draws nothing, so these are the samples metrics() measured
+    with toy.evaluating():
+        coverage = toy_coverage(toy.sample(N_COVERAGE_SAMPLES), "ring8")
+    assert (m["modes_ring8"], m["hq_ring8"]) == (coverage.modes, coverage.hq_share)
+    with pytest.raises(TypeError, match="unconditional"):
+        toy.sample(3, y=[0, 1, 2])
