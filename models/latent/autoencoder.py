@@ -14,13 +14,12 @@ from minigen import backend
 from minigen.autograd import Tensor
 
 from ..base import DIGITS_SHAPE, GenerativeModel
-from .vae import PIXELS, mlp, reconstruction_figure
+from ..nets import mlp
+from .vae import PIXELS, reconstruction_figure
 
 
 class Autoencoder(GenerativeModel):
     """MLP encoder D -> h -> h -> Z and decoder Z -> h -> h -> D (the VAE's sizes), Bernoulli decoder."""
-
-    zoo_run = {"data": "digits", "steps": 4000, "set": {}}
 
     @classmethod
     def default_config(cls, data: str) -> dict:
@@ -49,20 +48,21 @@ class Autoencoder(GenerativeModel):
 
     def reconstruct(self, x: Tensor) -> Tensor:
         """sigmoid(g(f(x))): pixel probabilities of the reconstruction."""
-        with mg.no_grad():
+        with self.evaluating():
             return self.decode_logits(self.encode(x)).sigmoid().reshape(-1, *DIGITS_SHAPE)
 
     def code_statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation of the training set's codes, per coordinate."""
-        with mg.no_grad():
+        with self.evaluating():
             x = mg.tensor(self.split_arrays("train")[0], device=self.device)
             codes = self.encode(x).numpy()
         return codes.mean(0), codes.std(0)
 
-    def sample(self, n: int, mean: bool = False) -> Tensor:
+    def sample(self, n: int, y=None, *, mean: bool = False) -> Tensor:
         """Decode c ~ N(mean, diag std^2) of the training codes; binary draws (or probabilities if mean)."""
+        self.labels(n, y)
         mu, sd = self.code_statistics()
-        with mg.no_grad():
+        with self.evaluating():
             noise = mg.randn(n, self.latent).numpy()
             code = mg.tensor(backend.to_device((mu + sd * noise).astype(np.float32), self.device))
             p = self.decode_logits(code).sigmoid()
@@ -76,9 +76,7 @@ class Autoencoder(GenerativeModel):
     def metrics(self, split: str = "test") -> dict:
         """test_recon_bce (nats per image) and test_pixel_error (share of pixels wrong at threshold 1/2)."""
         x = self.eval_batch(split)
-        self.eval()
-        with mg.no_grad():
+        with self.evaluating():
             bce = self.reconstruction_bce(x).numpy()
             wrong = ((self.reconstruct(x).numpy() > 0.5) != (x.numpy() > 0.5)).mean()
-        self.train()
         return {"test_recon_bce": float(bce.mean()), "test_pixel_error": float(wrong)}

@@ -2,7 +2,8 @@
 a uniform prior, and two gradient estimators for the encoder:
 
 - Gumbel-softmax (Jang et al., 2017; Maddison et al., 2017): the decoder sees the relaxed sample
-  y = softmax((l + g) / tau), g ~ Gumbel, tau annealed as max(tau_min, tau0 exp(-rate t)); with hard=True
+  y = softmax((l + g) / tau), g ~ Gumbel, tau annealed as max(tau_min, tau0 exp(-rate t)) over the trainer's
+  step t (passed down by train_step, no counter of the model's own); with hard=True
   the forward pass uses one_hot(argmax y) and the backward pass y's gradient (straight-through).
   Reparameterized, low variance, biased for tau > 0.
 - REINFORCE (score function; Williams, 1992; Mnih & Gregor, 2014): z ~ q exactly and
@@ -11,7 +12,8 @@ a uniform prior, and two gradient estimators for the encoder:
 
 The KL to the uniform prior is analytic either way: KL = N log K - sum_n H(q_n). `metrics` reports the
 variance of both estimators on the same model and batch (the sum over encoder parameters of each
-coordinate's variance across repeated draws).
+coordinate's variance across repeated draws), the Gumbel one at the annealed temperature temperature()
+(= tau_min when anneal_rate > 0, whatever the length of the run), reported as `tau`.
 """
 from __future__ import annotations
 
@@ -25,15 +27,14 @@ from minigen.distributions import (Bernoulli, Categorical, OneHotCategorical, Re
                                    kl_divergence)
 
 from ..base import DIGITS_SHAPE
-from .vae import PIXELS, LatentVariableModel, apply_rows, check_binary, mlp
+from ..nets import mlp
+from .vae import PIXELS, VariationalModel, apply_rows, check_binary
 
 ESTIMATORS = ("gumbel", "reinforce")
 
 
-class GumbelVAE(LatentVariableModel):
+class GumbelVAE(VariationalModel):
     """Encoder D -> h -> h -> N*K logits, decoder N*K -> h -> h -> D Bernoulli logits."""
-
-    zoo_run = {"data": "digits", "steps": 6000, "set": {}}
 
     @classmethod
     def default_config(cls, data: str) -> dict:
@@ -50,6 +51,8 @@ class GumbelVAE(LatentVariableModel):
             raise ValueError(f"GumbelVAE: estimator must be one of {ESTIMATORS}, got {estimator!r}")
         if not 0 < tau_min <= tau0:
             raise ValueError(f"GumbelVAE: need 0 < tau_min <= tau0, got tau_min={tau_min}, tau0={tau0}")
+        if anneal_rate < 0:
+            raise ValueError(f"GumbelVAE: anneal_rate must be >= 0, got {anneal_rate}")
         self.groups, self.categories = int(groups), int(categories)
         self.estimator, self.hard, self.use_baseline = estimator, bool(hard), bool(baseline)
         self.tau0, self.tau_min, self.anneal_rate = float(tau0), float(tau_min), float(anneal_rate)
@@ -61,17 +64,22 @@ class GumbelVAE(LatentVariableModel):
         self.register_buffer("signal_mean", np.zeros((), np.float32))
 
     # ------------------------------------------------------------------------------------- pieces
-    def temperature(self) -> float:
-        """tau_t = max(tau_min, tau0 exp(-anneal_rate t)) at the current training step t."""
-        return max(self.tau_min, self.tau0 * math.exp(-self.anneal_rate * float(self.steps_done.item())))
+    def temperature(self, step: int | None = None) -> float:
+        """tau_t = max(tau_min, tau0 exp(-anneal_rate t)) at training step t; with step None its limit for
+        t -> infinity (tau_min, or tau0 when anneal_rate = 0): the temperature at which metrics() measures."""
+        if step is None:
+            return self.tau_min if self.anneal_rate > 0 else self.tau0
+        return max(self.tau_min, self.tau0 * math.exp(-self.anneal_rate * float(step)))
 
-    def posterior(self, x: Tensor) -> OneHotCategorical:
-        """q(z|x) over (B, N, K) one-hot codes."""
+    def encode(self, x: Tensor, y=None) -> OneHotCategorical:
+        """q(z|x) over (B, N, K) one-hot codes, from flattened images x (B, D)."""
+        self.no_labels(y, "encode")
         logits = apply_rows(self.encoder, x)
         return OneHotCategorical(logits=logits.reshape(*logits.shape[:-1], self.groups, self.categories))
 
-    def decode(self, z: Tensor) -> Bernoulli:
+    def decode(self, z: Tensor, y=None) -> Bernoulli:
         """p(x|z) from (one-hot or relaxed) codes of shape (..., N, K)."""
+        self.no_labels(y, "decode")
         return Bernoulli(logits=apply_rows(self.decoder, z.reshape(*z.shape[:-2], -1)))
 
     def kl(self, q: Categorical) -> Tensor:
@@ -80,7 +88,7 @@ class GumbelVAE(LatentVariableModel):
         return kl_divergence(q, uniform).sum(axis=-1)
 
     def _x(self, batch) -> Tensor:
-        return check_binary(batch.flatten(1), "GumbelVAE")
+        return check_binary(batch.flatten(1), self.name)
 
     # ----------------------------------------------------------------------------- the estimators
     def baseline(self, x: Tensor) -> Tensor:
@@ -90,21 +98,24 @@ class GumbelVAE(LatentVariableModel):
     def learning_signal(self, x: Tensor) -> Tensor:
         """f = log p(x|z) at an exact draw z ~ q(z|x), the quantity REINFORCE weights (no gradient)."""
         with mg.no_grad():
-            q = self.posterior(x)
+            q = self.encode(x)
             return self.decode(q.sample()).log_prob(x).sum(axis=-1)
 
-    def surrogate(self, batch, estimator: str | None = None, baseline: bool | None = None) -> tuple:
+    def surrogate(self, batch, estimator: str | None = None, baseline: bool | None = None,
+                  tau: float | None = None) -> tuple:
         """(loss whose gradient is the estimator's, recon per example, KL per example).
 
-        gumbel: -(log p(x|y) - KL) at a relaxed (or straight-through) sample y; reinforce:
-        -(f + (f - b(x)) log q(z|x) - KL) with f = log p(x|z), z ~ q exactly, (f - b) held constant."""
+        gumbel: -(log p(x|y) - KL) at a relaxed (or straight-through) sample y of temperature tau (default
+        temperature(), the annealed one); reinforce: -(f + (f - b(x)) log q(z|x) - KL) with f = log p(x|z),
+        z ~ q exactly, (f - b) held constant."""
         estimator = estimator or self.estimator
         baseline = self.use_baseline if baseline is None else baseline
         x = self._x(batch)
-        q = self.posterior(x)
+        q = self.encode(x)
         kl = self.kl(q)
         if estimator == "gumbel":
-            y = RelaxedOneHotCategorical(self.temperature(), logits=q.logits).rsample()
+            tau = self.temperature() if tau is None else tau
+            y = RelaxedOneHotCategorical(tau, logits=q.logits).rsample()
             if self.hard:
                 hard = mg.tensor((y.data == y.data.max(axis=-1, keepdims=True)).astype(y.dtype))
                 y = hard - y.detach() + y
@@ -117,24 +128,28 @@ class GumbelVAE(LatentVariableModel):
         signal = (recon - self.baseline(x)).detach() if baseline else recon.detach()
         return -(recon + signal * q.log_prob(z).sum(axis=-1) - kl).mean(), recon, kl
 
-    def objective(self, batch) -> tuple[Tensor, dict]:
-        """The estimator's loss plus the baseline's regression loss (f - b(x))^2, whatever the estimator,
-        so that the REINFORCE variance measured on a Gumbel-trained model uses a fitted baseline too."""
-        loss, recon, kl = self.surrogate(batch)
+    def objective(self, batch, step: int | None = None) -> tuple[Tensor, dict]:
+        """The estimator's loss at temperature tau_step plus the baseline's regression loss (f - b(x))^2,
+        whatever the estimator, so that the REINFORCE variance measured on a Gumbel-trained model uses a
+        fitted baseline too."""
+        tau = self.temperature(step)
+        loss, recon, kl = self.surrogate(batch, tau=tau)
         x = self._x(batch)
         signal = recon.detach() if self.estimator == "reinforce" else self.learning_signal(x)
         b_loss = ((signal - self.baseline(x)) ** 2).mean()
         self.signal_mean.data = 0.99 * self.signal_mean.data + 0.01 * signal.data.mean()
-        logs = {"elbo": (recon - kl).mean(), "recon": recon.mean(), "kl": kl.mean(), "tau": self.temperature(),
+        logs = {"elbo": (recon - kl).mean(), "recon": recon.mean(), "kl": kl.mean(), "tau": tau,
                 "baseline_mse": b_loss}
         return loss + b_loss, logs
 
-    def gradient_variance(self, batch, estimator: str, baseline: bool = True, draws: int = 50) -> float:
-        """Total variance sum_j Var[g_j] of the encoder's gradient g over `draws` fresh samples."""
+    def gradient_variance(self, batch, estimator: str, baseline: bool = True, draws: int = 50,
+                          tau: float | None = None) -> float:
+        """Total variance sum_j Var[g_j] of the encoder's gradient g over `draws` fresh samples (Gumbel:
+        at temperature tau, default temperature())."""
         params = list(self.encoder.parameters())
         grads = []
         for _ in range(draws):
-            loss = self.surrogate(batch, estimator, baseline)[0]
+            loss = self.surrogate(batch, estimator, baseline, tau)[0]
             grads.append(np.concatenate([g.numpy().ravel() for g in mg.grad(loss, params)]))
         return float(np.stack(grads).astype(np.float64).var(axis=0, ddof=1).sum())
 
@@ -142,37 +157,41 @@ class GumbelVAE(LatentVariableModel):
     def elbo_terms(self, batch) -> tuple[Tensor, Tensor]:
         """(log p(x|z) with one exact draw z ~ q, KL(q || uniform)) per example."""
         x = self._x(batch)
-        q = self.posterior(x)
+        q = self.encode(x)
         return self.decode(q.sample()).log_prob(x).sum(axis=-1), self.kl(q)
 
     def log_weights(self, batch, k: int) -> Tensor:
         """log p(x|z_i) - N log K - log q(z_i|x) for exact draws z_i ~ q: shape (k, B)."""
         x = self._x(batch)
-        q = self.posterior(x)
+        q = self.encode(x)
         z = q.sample((k,))
         log_prior = -self.groups * math.log(self.categories)
         return self.decode(z).log_prob(x).sum(axis=-1) + log_prior - q.log_prob(z).sum(axis=-1)
 
     def metrics(self, split: str = "test") -> dict:
-        """test_elbo, iwae_nll, and the encoder-gradient variance of each estimator on one batch."""
+        """test_elbo, iwae_nll, and the encoder-gradient variance of each estimator on one batch (Gumbel at
+        tau = temperature(), the annealed temperature, reported as `tau`)."""
         out = super().metrics(split)
         batch = self.eval_batch(split)[:self.batch_size]
         out["tau"] = self.temperature()
-        for name, est, base in (("gumbel", "gumbel", False), ("reinforce", "reinforce", True),
-                                ("reinforce_no_baseline", "reinforce", False)):
-            out[f"grad_var_{name}"] = self.gradient_variance(batch, est, base, self.variance_draws)
+        with self.evaluating(grad=True):
+            for name, est, base in (("gumbel", "gumbel", False), ("reinforce", "reinforce", True),
+                                    ("reinforce_no_baseline", "reinforce", False)):
+                out[f"grad_var_{name}"] = self.gradient_variance(batch, est, base, self.variance_draws,
+                                                                 out["tau"])
         return out
 
     def reconstruct(self, batch) -> Tensor:
         """Decoder means at the most probable code argmax_z q(z|x)."""
-        with mg.no_grad():
-            q = self.posterior(self._x(batch))
+        with self.evaluating():
+            q = self.encode(self._x(batch))
             mode = (q.logits.data == q.logits.data.max(axis=-1, keepdims=True)).astype(q.logits.dtype)
             return self.decode(mg.tensor(mode)).probs.reshape(-1, *DIGITS_SHAPE)
 
-    def sample(self, n: int, mean: bool = False) -> Tensor:
+    def sample(self, n: int, y=None, *, mean: bool = False) -> Tensor:
         """x ~ p(x|z) with z uniform over the K^N codes (probabilities instead of draws if mean)."""
-        with mg.no_grad():
+        self.labels(n, y)
+        with self.evaluating():
             z = OneHotCategorical(logits=mg.zeros(n, self.groups, self.categories, device=self.device)).sample()
             p = self.decode(z)
             return (p.probs if mean else p.sample()).reshape(-1, *DIGITS_SHAPE)

@@ -7,7 +7,6 @@ whose gradient weights each sample's ELBO gradient by its normalized importance 
 """
 from __future__ import annotations
 
-import minigen as mg
 from minigen.autograd import Tensor
 
 from .vae import VAE, log_mean_exp
@@ -16,7 +15,6 @@ from .vae import VAE, log_mean_exp
 class IWAE(VAE):
     """The VAE architecture trained on L_k with k importance samples per example (k = 1 is the VAE)."""
 
-    zoo_run = {"data": "digits", "steps": 4000, "set": {}}
     default_k = 5
 
     @classmethod
@@ -33,15 +31,15 @@ class IWAE(VAE):
         if self.beta != 1.0 or self.warmup:
             raise ValueError("IWAE: the k-sample bound has no KL term to weight; use beta=1, warmup=0")
 
-    def objective(self, batch) -> tuple[Tensor, dict]:
-        """-mean_b L_k(x_b), reparameterized through all k samples."""
+    def objective(self, batch, step: int | None = None) -> tuple[Tensor, dict]:
+        """-mean_b L_k(x_b), reparameterized through all k samples (no schedule: the step is not used)."""
         bound = log_mean_exp(self.log_weights(batch, self.k), axis=0)
         return -bound.mean(), {f"iwae_bound_k{self.k}": bound.mean()}
 
     def metrics(self, split: str = "test") -> dict:
         """The VAE's metrics plus the training bound L_k on the split."""
         out = super().metrics(split)
-        with mg.no_grad():
+        with self.evaluating():
             out[f"test_iwae_bound_k{self.k}"] = float(self.iwae_bound(self.eval_batch(split), self.k)
                                                         .numpy().mean())
         return out

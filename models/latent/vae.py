@@ -1,11 +1,17 @@
 """Variational autoencoders: VAE (Kingma & Welling, 2014), conditional VAE (Sohn et al., 2015), beta-VAE
-(Higgins et al., 2017), and LatentVariableModel, the evaluation every latent-variable model shares.
+(Higgins et al., 2017), and VariationalModel, the training and evaluation every model of models/latent/ with
+an encoder q(z|x) shares (it implements the protocol's LatentVariableModel, models/base.py).
 
     log p(x) >= ELBO = E_q(z|x)[log p(x|z)] - KL(q(z|x) || p(z))     (reconstruction - prior fitting)
     log p(x) ~= log (1/k) sum_i p(x, z_i) / q(z_i|x),  z_i ~ q(z|x)   (importance sampling: iwae_nll)
 
 The ELBO is summed over latent and pixel dimensions and averaged over the batch. Likelihoods are reported
 as importance-sampled estimates with k >= 1000 (iwae_nll), never as ELBOs (test_elbo is listed beside).
+
+Schedules (KL warm-up here, the Gumbel temperature in discrete_vae.py) are functions of the trainer's step t
+(the number of updates before this one): train_step(batch, optimizers, t) passes it to objective(batch, t).
+The models keep no step counter of their own; step=None means "after every schedule has run its course"
+(loss(batch), evaluation).
 """
 from __future__ import annotations
 
@@ -19,21 +25,12 @@ from minigen import backend, nn
 from minigen.autograd import Tensor
 from minigen.distributions import Bernoulli, Normal, kl_divergence
 
-from ..base import DIGITS_SHAPE, GenerativeModel
+from ..base import DIGITS_SHAPE, LatentVariableModel
+from ..nets import mlp
 
 PIXELS = int(np.prod(DIGITS_SHAPE))
 LEVELS = 17  # gray levels 0..16 of the digits
 MAX_ROWS = 1 << 15  # rows (importance samples x examples) evaluated at once by log_prob_estimate
-
-
-def mlp(sizes: list[int], activation: type = nn.ReLU) -> nn.Sequential:
-    """Linear layers sizes[0] -> ... -> sizes[-1] with `activation` between them (none after the last)."""
-    layers: list = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers)
 
 
 def apply_rows(net: nn.Module, x: Tensor) -> Tensor:
@@ -60,15 +57,17 @@ def check_binary(x: Tensor, owner: str) -> Tensor:
 
 def reconstruction_figure(model, path: str, n: int = 60, extra: Tensor | None = None) -> str:
     """One PNG, ten images a row: ten test digits, their reconstructions, then `extra` (default: n samples,
-    rounded down to whole rows, drawn as pixel means, `model.sample(n, mean=True)`)."""
+    rounded down to whole rows, drawn as pixel means, `model.sample(n, y, mean=True)`; a conditional model's
+    rows run through the classes 0..9)."""
     from minigen import viz
 
     data = model.eval_batch("test")
     x = data[0][:10] if isinstance(data, tuple) else data[:10]
     batch = (x, data[1][:10]) if isinstance(data, tuple) else x
     n = max(10, n - n % 10)
-    with mg.no_grad():
-        rows = [x, model.reconstruct(batch), model.sample(n, mean=True) if extra is None else extra]
+    y = np.arange(n) % 10 if model.conditional else None
+    with model.evaluating():
+        rows = [x, model.reconstruct(batch), model.sample(n, y, mean=True) if extra is None else extra]
     images = np.concatenate([r.numpy() for r in rows])
     return viz.save_image_grid(images, path, nrow=10, value_range=getattr(model, "value_range", None))
 
@@ -78,10 +77,10 @@ def standard_normal_like(t: Tensor) -> Normal:
     return Normal(mg.zeros_like(t), mg.ones_like(t))
 
 
-class LatentVariableModel(GenerativeModel):
+class VariationalModel(LatentVariableModel):
     """Shared training and evaluation for models with latents z and an encoder q(z|x).
 
-    Subclasses implement `objective(batch) -> (loss, logs)`, `elbo_terms(batch) -> (recon, kl)` per
+    Subclasses implement `objective(batch, step) -> (loss, logs)`, `elbo_terms(batch) -> (recon, kl)` per
     example, and `log_weights(batch, k) -> (k, B)` importance log-weights log p(x, z_i) - log q(z_i|x).
     """
 
@@ -89,25 +88,30 @@ class LatentVariableModel(GenerativeModel):
     beta = 1.0  # weight of the KL term in training
     warmup = 0  # steps over which that weight ramps up from 0 (KL warm-up, Sønderby et al.)
 
-    def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64):
-        super().__init__(data, lr, batch_size)
-        self.register_buffer("steps_done", np.zeros((), np.int64))
-
-    def kl_weight(self) -> float:
-        """beta, ramped linearly from 0 over the first `warmup` steps (KL warm-up) when warmup > 0."""
-        if self.warmup <= 0:
+    def kl_weight(self, step: int | None = None) -> float:
+        """beta_t = beta min(1, t / warmup) at training step t (KL warm-up; beta when warmup = 0), and beta
+        itself when step is None (warm-up over)."""
+        if self.warmup <= 0 or step is None:
             return self.beta
-        return self.beta * min(1.0, float(self.steps_done.item()) / self.warmup)
+        return self.beta * min(1.0, float(step) / self.warmup)
+
+    def no_labels(self, y, method: str) -> None:
+        """The error an unconditional model gives when `method` gets labels."""
+        if y is not None:
+            raise TypeError(f"{self.name} is unconditional: {method}() takes no y")
 
     # ------------------------------------------------------------------------------- to implement
-    def objective(self, batch) -> tuple[Tensor, dict]:
-        raise NotImplementedError
+    def objective(self, batch, step: int | None = None) -> tuple[Tensor, dict]:
+        """(training loss at step `step`, logs): the negative bound with the step's schedules."""
+        raise NotImplementedError(f"{self.name} does not define objective(batch, step)")
 
     def elbo_terms(self, batch) -> tuple[Tensor, Tensor]:
-        raise NotImplementedError
+        """(E_q log p(x|z), KL(q(z|x) || p(z))) per example."""
+        raise NotImplementedError(f"{self.name} does not define elbo_terms(batch)")
 
     def log_weights(self, batch, k: int) -> Tensor:
-        raise NotImplementedError
+        """log p(x, z_i) - log q(z_i|x) for k draws z_i ~ q(z|x): shape (k, B)."""
+        raise NotImplementedError(f"{self.name} does not define log_weights(batch, k)")
 
     # ------------------------------------------------------------------------------------ shared
     def elbo(self, batch) -> Tensor:
@@ -115,16 +119,17 @@ class LatentVariableModel(GenerativeModel):
         recon, kl = self.elbo_terms(batch)
         return recon - kl
 
-    def loss(self, batch) -> Tensor:
-        return self.objective(batch)[0]
+    def loss(self, batch, step: int | None = None) -> Tensor:
+        """The training objective at step `step` (None: with every schedule finished)."""
+        return self.objective(batch, step)[0]
 
-    def train_step(self, batch, optimizers) -> dict:
+    def train_step(self, batch, optimizers: list, step: int) -> dict:
+        """One update on objective(batch, step); the logs as floats."""
         (opt,) = optimizers
         opt.zero_grad()
-        loss, logs = self.objective(batch)
+        loss, logs = self.objective(batch, step)
         loss.backward()
         opt.step()
-        self.steps_done.data = self.steps_done.data + 1
         return {"loss": loss.item(), **{k: float(v.item()) if isinstance(v, Tensor) else float(v)
                                         for k, v in logs.items()}}
 
@@ -138,7 +143,7 @@ class LatentVariableModel(GenerativeModel):
         n = len(batch[0] if isinstance(batch, (tuple, list)) else batch)
         chunk_size = chunk_size or max(1, MAX_ROWS // max(n, 1))
         parts = []
-        with mg.no_grad():
+        with self.evaluating():
             for start in range(0, k, chunk_size):
                 parts.append(self.log_weights(batch, min(chunk_size, k - start)).logsumexp(axis=0))
             return mg.stack(parts).logsumexp(axis=0) - math.log(k)
@@ -152,22 +157,19 @@ class LatentVariableModel(GenerativeModel):
     def metrics(self, split: str = "test") -> dict:
         """test_elbo, its reconstruction and KL terms, and iwae_nll (k = eval_k importance samples)."""
         batch = self.eval_batch(split)
-        self.eval()
-        with mg.no_grad():
+        with self.evaluating():
             recon, kl = (t.numpy().astype(np.float64) for t in self.elbo_terms(batch))
             log_p = self.log_prob_estimate(batch, self.eval_k).numpy().astype(np.float64)
-        self.train()
         sem = lambda a: float(a.std(ddof=1) / math.sqrt(len(a)))  # noqa: E731
         return {"test_elbo": float((recon - kl).mean()), "test_elbo_sem": sem(recon - kl),
                 "test_recon": float(recon.mean()), "test_kl": float(kl.mean()),
                 "iwae_nll": float(-log_p.mean()), "iwae_nll_sem": sem(log_p), "iwae_k": int(self.eval_k)}
 
 
-class VAE(LatentVariableModel):
+class VAE(VariationalModel):
     """Gaussian encoder q(z|x) = N(mu(x), diag sigma(x)^2), prior N(0, I), Bernoulli (binary pixels) or
     Gaussian (dequantized gray levels) decoder; MLPs D -> h -> h -> 2Z and Z -> h -> h -> D."""
 
-    zoo_run = {"data": "digits", "steps": 4000, "set": {}}
     num_classes = 10
 
     @classmethod
@@ -180,7 +182,7 @@ class VAE(LatentVariableModel):
                  eval_k: int = 1000):
         super().__init__(data, lr, batch_size)
         if likelihood not in ("bernoulli", "gaussian"):
-            raise ValueError(f"{type(self).__name__}: likelihood must be 'bernoulli' or 'gaussian', got "
+            raise ValueError(f"{self.name}: likelihood must be 'bernoulli' or 'gaussian', got "
                              f"{likelihood!r}")
         self.latent, self.hidden, self.likelihood = int(latent), int(hidden), likelihood
         self.beta, self.warmup, self.eval_k = float(beta), int(warmup), int(eval_k)
@@ -201,7 +203,7 @@ class VAE(LatentVariableModel):
         """What the decoder models: binary pixels as they are, gray levels dequantized to (x + u) / 17,
         u ~ U[0, 1)^D (with `copies`, one fresh u per importance sample: shape (copies, B, D))."""
         if self.likelihood == "bernoulli":
-            return check_binary(x, type(self).__name__)
+            return check_binary(x, self.name)
         shape = x.shape if copies is None else (copies,) + x.shape
         return (x + mg.rand(shape, dtype=x.dtype, device=x.device)) * (1.0 / LEVELS)
 
@@ -236,10 +238,11 @@ class VAE(LatentVariableModel):
         kl = kl_divergence(q, standard_normal_like(q.loc)).sum(axis=-1)
         return recon, kl
 
-    def objective(self, batch) -> tuple[Tensor, dict]:
-        """-mean_b (recon_b - beta KL_b): summed over dimensions, averaged over the batch."""
+    def objective(self, batch, step: int | None = None) -> tuple[Tensor, dict]:
+        """-mean_b (recon_b - beta_t KL_b), beta_t = kl_weight(step): summed over dimensions, averaged over
+        the batch."""
         recon, kl = self.elbo_terms(batch)
-        loss = -(recon - self.kl_weight() * kl).mean()
+        loss = -(recon - self.kl_weight(step) * kl).mean()
         return loss, {"elbo": (recon - kl).mean(), "recon": recon.mean(), "kl": kl.mean()}
 
     def log_weights(self, batch, k: int) -> Tensor:
@@ -272,29 +275,18 @@ class VAE(LatentVariableModel):
             v = v if mean else mg.tensor(backend.array_module(v.data).floor(v.data))
         return v.reshape(-1, *DIGITS_SHAPE).detach()
 
-    def labels(self, n: int, y=None) -> Tensor | None:
-        """One-hot labels for n samples: a class index, n indices, or (None) classes 0..9 in turn."""
-        if not self.conditional:
-            if y is not None:
-                raise TypeError(f"{type(self).__name__} is unconditional: sample() takes no y")
-            return None
-        if y is None:
-            idx = np.arange(n) % self.num_classes
-        else:
-            idx = np.broadcast_to(np.asarray(y.numpy() if isinstance(y, Tensor) else y, np.int64), (n,))
-        if idx.min() < 0 or idx.max() >= self.num_classes:
-            raise ValueError(f"{type(self).__name__}.sample: labels must lie in 0..{self.num_classes - 1}")
-        return mg.tensor(backend.to_device(np.eye(self.num_classes, dtype=np.float32)[idx], self.device))
-
-    def sample(self, n: int, y=None, mean: bool = False) -> Tensor:
-        """x ~ p(x|z), z ~ N(0, I) (class y for the conditional VAE); mean=True gives E[x|z] instead."""
-        with mg.no_grad():
+    def sample(self, n: int, y=None, *, mean: bool = False) -> Tensor:
+        """x ~ p(x|z), z ~ N(0, I) (given the labels y, which the conditional VAE requires: a class index or
+        n of them); mean=True gives E[x|z] instead."""
+        labels = self.labels(n, y)
+        with self.evaluating():
+            onehot = None if labels is None else F.one_hot(labels, self.num_classes, dtype=np.float32)
             z = mg.randn(n, self.latent, device=self.device)
-            return self._as_image(self.decode(z, self.labels(n, y)), mean)
+            return self._as_image(self.decode(z, onehot), mean)
 
     def reconstruct(self, batch) -> Tensor:
         """E[x | z = mu(x)]: the decoder's mean at the posterior mean."""
-        with mg.no_grad():
+        with self.evaluating():
             x, y = self._split(batch)
             q = self.encode(x if self.likelihood == "bernoulli" else (x + 0.5) * (1.0 / LEVELS), y)
             return self._as_image(self.decode(q.loc, y), mean=True)
@@ -305,13 +297,10 @@ class ConditionalVAE(VAE):
     and test_elbo / iwae_nll are of log p(x | y)."""
 
     conditional = True
-    zoo_run = {"data": "digits", "steps": 4000, "set": {}}
 
 
 class BetaVAE(VAE):
     """The VAE with the KL term weighted by beta > 1 (disentangling pressure); test_elbo stays beta = 1."""
-
-    zoo_run = {"data": "digits", "steps": 4000, "set": {}}
 
     @classmethod
     def default_config(cls, data: str) -> dict:
@@ -325,7 +314,7 @@ class BetaVAE(VAE):
     def traversal(self, x: Tensor | None = None, steps: int = 9, span: float = 3.0) -> Tensor:
         """Decoder means as one latent coordinate sweeps [-span, span] and the others stay at the posterior
         mean of x (or 0): shape (latent * steps, 1, 8, 8), one row per latent dimension."""
-        with mg.no_grad():
+        with self.evaluating():
             base = np.zeros(self.latent, np.float32)
             if x is not None:
                 base = self.encode(self._split(x)[0][:1]).loc.numpy()[0]

@@ -1,6 +1,7 @@
 """VAE, conditional VAE, beta-VAE, IWAE and the autoencoder: the ELBO's KL sign and reduction against Monte
-Carlo, the shared importance-sampled log p(x) (chunked), the IWAE bound's monotonicity in k on a trained
-model, labels and traversals, the Bernoulli-needs-binary check, and short training runs."""
+Carlo, KL warm-up driven by the trainer's step, the shared importance-sampled log p(x) (chunked), the IWAE
+bound's monotonicity in k on a trained model, labels (required by the CVAE, refused by the others) and
+traversals, the Bernoulli-needs-binary check, and short training runs."""
 import math
 
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 import minigen as mg
 import minigen.models as models
 from minigen.distributions import Normal
-from minigen.models.latent.vae import log_mean_exp
+from minigen.models.base import GenerativeModel, LatentVariableModel
+from minigen.models.latent.vae import VariationalModel, log_mean_exp
 
 TINY = {"hidden": 32, "latent": 4, "eval_k": 20}
 
@@ -25,17 +27,18 @@ def batch_of(model, n=16, split="test"):
 
 
 def train(model, steps):
-    """`steps` optimizer steps on batches of 32 training images; the logs of every step."""
+    """`steps` optimizer steps on batches of 32 training images, passing the step as the trainer does; the
+    logs of every step."""
     opts = model.configure_optimizers()
     loader = model.loader("train", batch_size=32)
     logs, it = [], iter(loader)
-    for _ in range(steps):
+    for step in range(steps):
         try:
             batch = next(it)
         except StopIteration:
             it = iter(loader)
             batch = next(it)
-        logs.append(model.train_step(batch, opts))
+        logs.append(model.train_step(batch, opts, step))
     return logs
 
 
@@ -84,13 +87,27 @@ def test_beta_weights_only_the_kl_term_in_training():
     assert logs["elbo"].item() == pytest.approx((recon - kl).numpy().mean(), rel=1e-12)
 
 
-def test_kl_warmup_ramps_the_weight():
+def test_kl_warmup_ramps_the_weight_with_the_step():
     model = tiny("vae", warmup=100, beta=2.0)
-    weights = []
-    for step in (0, 50, 100, 400):
-        model.steps_done.data = np.asarray(step)
-        weights.append(model.kl_weight())
-    assert weights == [0.0, 1.0, 2.0, 2.0]
+    assert [model.kl_weight(step) for step in (0, 50, 100, 400)] == [0.0, 1.0, 2.0, 2.0]
+    assert model.kl_weight() == 2.0  # no step: warm-up over (loss(batch), evaluation)
+    assert tiny("vae", beta=2.0).kl_weight(0) == 2.0  # warmup=0: no ramp
+    assert not any(name.startswith("steps") for name in model.state_dict())  # no counter of its own
+
+
+def test_train_step_weights_the_kl_at_the_step_it_is_given():
+    """train_step(batch, optimizers, step) trains on recon - beta_step KL: step 25 of a 100-step warm-up to
+    beta = 2 weights the KL by 0.5, the same batch at step 400 by 2."""
+    model = tiny("vae", warmup=100, beta=2.0).double()
+    x = batch_of(model, 8).double()
+    opts = model.configure_optimizers()
+    for step, weight in ((25, 0.5), (400, 2.0)):
+        mg.manual_seed(10)
+        recon, kl = (t.numpy() for t in model.elbo_terms(x))
+        mg.manual_seed(10)
+        logs = model.train_step(x, opts, step)
+        assert logs["loss"] == pytest.approx(-(recon - weight * kl).mean(), rel=1e-12)
+        assert logs["elbo"] == pytest.approx((recon - kl).mean(), rel=1e-12)
 
 
 # ---------------------------------------------------------------------- importance-sampled log p(x)
@@ -179,11 +196,15 @@ def test_cvae_takes_labels_and_samples_a_chosen_class():
     mg.manual_seed(7)
     b = model.sample(4, y=[5, 5, 5, 5], mean=True).numpy()
     assert a.shape == (4, 1, 8, 8) and not np.allclose(a, b)  # same z, different class, different image
-    assert model.sample(12).shape == (12, 1, 8, 8)  # classes 0..9 in turn when y is not given
+    assert model.sample(12, np.arange(12) % 10).shape == (12, 1, 8, 8)
+    with pytest.raises(TypeError, match="cvae is conditional: sample\\(n, y\\) needs y"):
+        model.sample(12)
     with pytest.raises(ValueError, match="labels must lie in 0..9"):
         model.sample(2, y=10)
-    with pytest.raises(TypeError, match="unconditional"):
+    with pytest.raises(TypeError, match="vae is unconditional"):
         tiny("vae").sample(2, y=1)
+    with pytest.raises(TypeError):  # options after y are keyword-only
+        model.sample(2, 3, True)
 
 
 def test_cvae_uses_the_label():
@@ -219,7 +240,7 @@ def test_short_training_lowers_the_loss(name, extra):
     model = models.create(name, **kw)
     curve = losses(model, 40)
     assert np.mean(curve[-10:]) < np.mean(curve[:10]) - 1.0, curve
-    s = model.sample(6)
+    s = model.sample(6, np.arange(6) % 10 if model.conditional else None)
     assert s.shape == (6, 1, 8, 8) and set(np.unique(s.numpy())) <= {0.0, 1.0}
 
 
@@ -258,3 +279,29 @@ def test_sample_figure_shows_data_reconstructions_and_samples(name, rows, tmp_pa
     path = model.sample_figure(str(tmp_path / "fig.png"), 64)
     width, height = Image.open(path).size
     assert (width, height) == ((10 * 9 + 1) * 4, (rows * 9 + 1) * 4)
+
+
+@pytest.mark.parametrize("name", ["vae", "cvae", "beta-vae", "iwae", "iwae-k50", "gumbel-vae", "ladder-vae", "ae"])
+def test_capabilities_are_declared_by_subclassing(name):
+    """The VAE family implements the protocol's LatentVariableModel (through VariationalModel); the plain
+    autoencoder has no likelihood and no posterior: a GenerativeModel only."""
+    cls = models.model_class(name)
+    assert issubclass(cls, GenerativeModel)
+    assert issubclass(cls, LatentVariableModel) == (name != "ae")
+    assert issubclass(cls, VariationalModel) == (name != "ae")
+
+
+@pytest.mark.parametrize("name", ["vae", "ae"])
+def test_sample_measures_in_eval_mode_and_restores_the_mode(name, monkeypatch):
+    model = tiny(name) if name != "ae" else models.create("ae", hidden=16, latent=4)
+    modes = []
+    original = type(model.decoder).forward
+
+    def spy(self, x):
+        modes.append(self.training)
+        return original(self, x)
+
+    monkeypatch.setattr(type(model.decoder), "forward", spy)
+    model.train()
+    s = model.sample(3)
+    assert modes and not any(modes) and model.training and not s.requires_grad

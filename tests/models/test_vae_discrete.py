@@ -1,6 +1,7 @@
 """The categorical-latent VAE (models/discrete_vae.py, "gumbel-vae"): REINFORCE is unbiased (against the exact gradient by enumerating every code),
 Gumbel-softmax has lower variance on the same model and batch, the baseline reduces REINFORCE's variance,
-temperature annealing, straight-through, and the exact log p(x) by enumeration against the IWAE estimate."""
+temperature annealing driven by the trainer's step (and exact resume), straight-through, and the exact log p(x)
+by enumeration against the IWAE estimate."""
 import itertools
 import math
 
@@ -29,7 +30,7 @@ def all_codes(groups, categories):
 
 def exact_elbo(model, x):
     """sum_z q(z|x) log p(x|z) - KL(q || uniform), by enumerating every code (differentiable)."""
-    q = model.posterior(x.flatten(1))
+    q = model.encode(x.flatten(1))
     codes = mg.tensor(all_codes(model.groups, model.categories).astype(np.float32))  # (C, N, K)
     log_px = model.decode(codes).log_prob(x.flatten(1)[:, None, :]).sum(axis=-1)  # (B, C)
     log_q = (q.logits[:, None] * codes[None]).sum(axis=(-1, -2))  # (B, C)
@@ -86,13 +87,39 @@ def test_gumbel_has_lower_variance_than_reinforce_and_the_baseline_helps():
 
 def test_temperature_is_annealed_to_its_floor():
     model = small(tau0=2.0, tau_min=0.5, anneal_rate=1e-2)
-    taus = []
-    for step in (0, 50, 10_000):
-        model.steps_done.data = np.asarray(step)
-        taus.append(model.temperature())
+    taus = [model.temperature(step) for step in (0, 50, 10_000)]
     assert taus[0] == 2.0 and taus[1] == pytest.approx(2.0 * math.exp(-0.5)) and taus[2] == 0.5
+    assert model.temperature() == 0.5  # no step: the annealed temperature, where metrics() measures
+    assert small(tau0=2.0, tau_min=0.5, anneal_rate=0.0).temperature() == 2.0  # no anneal: tau0 throughout
+    assert not any(name.startswith("steps") for name in model.state_dict())  # no counter of its own
     with pytest.raises(ValueError, match="tau_min <= tau0"):
         small(tau0=0.1, tau_min=0.5)
+    with pytest.raises(ValueError, match="anneal_rate must be >= 0"):
+        small(anneal_rate=-1e-3)
+
+
+def test_train_step_uses_the_temperature_of_the_step_it_is_given(monkeypatch):
+    """The relaxed sample of train_step(batch, optimizers, step) has temperature tau_step, and so does
+    the logged tau; metrics() measures the Gumbel variance at temperature() and reports it."""
+    from minigen import distributions
+
+    model = small(tau0=2.0, tau_min=0.5, anneal_rate=1e-2)
+    seen = []
+    original = distributions.RelaxedOneHotCategorical.__init__
+
+    def spy(self, temperature, *args, **kwargs):
+        seen.append(float(temperature))
+        original(self, temperature, *args, **kwargs)
+
+    monkeypatch.setattr(distributions.RelaxedOneHotCategorical, "__init__", spy)
+    opts = model.configure_optimizers()
+    x = model.eval_batch("test")[:8]
+    for step in (0, 50, 10_000):
+        logs = model.train_step(x, opts, step)
+        assert seen[-1] == logs["tau"] == pytest.approx(model.temperature(step))
+    seen.clear()
+    m = model.metrics("test")
+    assert m["tau"] == 0.5 and set(seen) == {0.5}
 
 
 def test_straight_through_decodes_one_hot_codes_and_passes_gradients(monkeypatch):
@@ -100,9 +127,9 @@ def test_straight_through_decodes_one_hot_codes_and_passes_gradients(monkeypatch
     seen = []
     original = type(model).decode
 
-    def spy(self, z):
+    def spy(self, z, y=None):
         seen.append(z.numpy())
-        return original(self, z)
+        return original(self, z, y)
 
     monkeypatch.setattr(type(model), "decode", spy)
     x = model.eval_batch("test")[:4]
@@ -120,6 +147,10 @@ def test_short_training_raises_the_elbo(estimator):
     assert np.mean(elbo[-15:]) > np.mean(elbo[:15]) + 1.0
     s = model.sample(5)
     assert s.shape == (5, 1, 8, 8) and set(np.unique(s.numpy())) <= {0.0, 1.0}
+    with pytest.raises(TypeError, match="gumbel-vae is unconditional"):
+        model.sample(5, y=1)
+    with pytest.raises(TypeError, match="gumbel-vae is unconditional: encode"):
+        model.encode(model.eval_batch("test")[:2].flatten(1), y=mg.tensor(np.array([0, 1])))
 
 
 def test_metrics_report_both_estimators_variance():
@@ -133,21 +164,24 @@ def test_metrics_report_both_estimators_variance():
     assert isinstance(small().decode(mg.zeros(1, 2, 3)), Bernoulli)
 
 
-def test_resume_restores_the_step_count_and_baseline(tmp_path):
-    """10 steps + resume + 10 steps == 20 steps: temperature (steps_done) and the baseline's running mean
-    are buffers saved in the checkpoint."""
+def test_resume_continues_the_anneal_and_the_baseline(tmp_path):
+    """10 steps + resume + 10 steps == 20 steps, to the bit: the temperature comes from the trainer's step
+    (restored from the checkpoint), the baseline's running mean is a buffer saved in it."""
     from minigen.trainer import train as run
 
     def fresh():
         mg.manual_seed(0)
-        return small(anneal_rate=0.01)
+        return small(anneal_rate=0.03)  # above tau_min = 0.5 through step 19
 
     a = fresh()
-    run(a, 20, str(tmp_path / "a"), batch_size=16, progress=False)
+    whole = run(a, 20, str(tmp_path / "a"), batch_size=16, progress=False)
     b = fresh()
     run(b, 10, str(tmp_path / "b"), batch_size=16, progress=False)
     c = fresh()
-    run(c, 20, str(tmp_path / "b"), batch_size=16, progress=False, resume=True)
-    assert int(c.steps_done.item()) == 20 and c.temperature() == a.temperature() < 1.0
+    resumed = run(c, 20, str(tmp_path / "b"), batch_size=16, progress=False, resume=True)
+    taus = [tau for _, tau in resumed.data["tau"]]
+    assert taus == [tau for _, tau in whole.data["tau"]]
+    assert taus[10] == pytest.approx(math.exp(-0.03 * 10)) and taus[-1] == pytest.approx(math.exp(-0.03 * 19))
+    assert resumed.data["loss"] == whole.data["loss"]
     for (name, p), q in zip(a.state_dict().items(), c.state_dict().values()):
         np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)

@@ -1,5 +1,6 @@
 """Ladder VAE: the precision-weighted merge is the normalized product of two Gaussians, the analytic
-per-rung KLs agree with the sampled log-weights (Monte Carlo), KL warm-up, ancestral sampling, training."""
+per-rung KLs agree with the sampled log-weights (Monte Carlo), KL warm-up from the trainer's step, ancestral
+sampling, training."""
 import math
 
 import numpy as np
@@ -52,12 +53,12 @@ def test_analytic_kls_agree_with_the_sampled_log_weights():
 def test_kl_warmup_and_per_rung_logs():
     model = small(warmup=100)
     x = model.eval_batch("test")[:8]
-    _, logs = model.objective(x)
+    _, logs = model.objective(x, step=0)
     assert logs["beta"] == 0.0 and {"kl1", "kl2", "kl3"} <= set(logs)
-    model.steps_done.data = np.asarray(25)
-    assert model.kl_weight() == pytest.approx(0.25)
-    model.steps_done.data = np.asarray(1000)
-    assert model.kl_weight() == 1.0
+    assert model.kl_weight(25) == pytest.approx(0.25) and model.kl_weight(1000) == 1.0
+    assert model.kl_weight() == 1.0  # no step: warm-up over
+    opts = model.configure_optimizers()
+    assert [model.train_step(x, opts, step)["beta"] for step in (0, 25, 100, 5000)] == [0.0, 0.25, 1.0, 1.0]
     mg.manual_seed(2)
     recon, kl = model.elbo_terms(x)
     mg.manual_seed(2)
@@ -72,6 +73,11 @@ def test_configuration_errors_and_sampling():
     model = small()
     assert model.sample(7).shape == (7, 1, 8, 8)
     assert set(np.unique(model.sample(3).numpy())) <= {0.0, 1.0}
+    assert not set(np.unique(model.sample(3, mean=True).numpy())) <= {0.0, 1.0}  # pixel probabilities
+    with pytest.raises(TypeError, match="ladder-vae is unconditional"):
+        model.sample(3, y=[1, 2, 3])
+    rungs = model.encode(model.eval_batch("test")[:2].flatten(1))  # q(z|x): the rungs, top (z_3) first
+    assert [z.shape for z, _, _ in rungs] == [(2, 2), (2, 4), (2, 6)]
     assert model.reconstruct(model.eval_batch("test")[:2]).shape == (2, 1, 8, 8)
     one = small(latents=[4], hidden=[16])  # a single rung is a plain VAE
     assert one.elbo(one.eval_batch("test")[:3]).shape == (3,)
@@ -84,7 +90,7 @@ def test_short_training_raises_the_elbo_and_reports_metrics():
     elbos = []
     for epoch in range(3):
         for batch in loader:
-            elbos.append(model.train_step(batch, opts)["elbo"])
+            elbos.append(model.train_step(batch, opts, len(elbos))["elbo"])
     assert np.mean(elbos[-15:]) > np.mean(elbos[:15]) + 2.0
     m = model.metrics("test")
     assert {"test_elbo", "iwae_nll", "active_units_z1", "active_units_z3"} <= set(m)
