@@ -21,6 +21,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "made": ("autoregressive.made", "MADE"),
     "gan": ("gan.gan", "GAN"),
     "cgan": ("gan.cgan", "CGAN"),
+    "cgan-words": ("gan.cgan_words", "CGANWords"),
     "dcgan": ("gan.dcgan", "DCGAN"),
     "infogan": ("gan.infogan", "InfoGAN"),
     "wgan": ("gan.wgan", "WGAN"),

@@ -1,10 +1,11 @@
 """PyTorch reference for minigen's DCGAN on 8x8 digits, run side by side with minigen's own.
 
-The same architecture (models/dcgan.py: G z -> Linear -> BN -> ReLU -> (2c, 2, 2) -> ConvT 4x4 -> BN -> ReLU ->
-ConvT 8x8 -> tanh; D Conv 4x4 -> LReLU(0.2) -> Conv 2x2 -> BN -> LReLU -> Conv -> logit; c = 32, z of 32),
-N(0, 0.02) init, Adam(2e-4, betas (0.5, 0.999)), batch 64, the non-saturating generator loss, the same real
-batches (minigen's DataLoader over gray levels / 16, seed s), the same number of steps, and the same
-evaluation (models/gan_eval.py: parzen_ll, fd_digits, score_digits on the test split, fixed sampling seeds).
+The same architecture (models/gan/dcgan.py with models/nets.py: G z -> Linear -> BN -> ReLU -> (2c, 2, 2) ->
+ConvT 4x4 -> BN -> ReLU -> ConvT 8x8 -> tanh; D Conv 4x4 -> LReLU(0.2) -> Conv 2x2 -> BN -> LReLU -> Conv ->
+logit; c = 32, z of 32), N(0, 0.02) init, Adam(2e-4, betas (0.5, 0.999)), batch 64, the non-saturating
+generator loss, the same real batches (minigen's DataLoader over gray levels / 16, seed s), the same number of
+steps, and the same evaluation (models/evaluation/gan_metrics.py: parzen_ll, fd_digits, score_digits on the
+test split, fixed sampling seeds).
 
     python bench/reference/dcgan_torch.py               # 2000 steps, seeds 0 1 2, both implementations
     python bench/reference/dcgan_torch.py --seeds 0 --no-minigen
@@ -25,7 +26,7 @@ from torch import nn
 
 import minigen.models as models
 from minigen import trainer
-from minigen.models.evaluation import gan_metrics as gan_eval
+from minigen.models.evaluation.gan_metrics import digits_metrics
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "..", "results", "reference.json")
@@ -86,7 +87,7 @@ def train_torch(steps: int, seed: int, z_dim: int = 32) -> dict:
         with torch.no_grad():
             return ((g(z) + 1) * 0.5).numpy()
 
-    return {**gan_eval.digits_metrics(sample), "seconds": seconds}
+    return {**digits_metrics(sample), "seconds": seconds}
 
 
 def train_minigen(steps: int, seed: int) -> dict:

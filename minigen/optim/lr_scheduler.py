@@ -140,12 +140,16 @@ class ExponentialDecayWithMomentumRamp(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def _rate(self, base_lr: float, t: int, k: int) -> float:
+        """max(lr_0 / decay ** t, min_lr): a division by the power, as written (not lr_0 * decay ** -t)."""
         return max(base_lr / self.decay ** t, self.min_lr)
 
     def momentum_at(self, t: int) -> float:
-        """m_start + (m_end - m_start) * min(t, ramp_steps) / ramp_steps."""
-        frac = min(t, self.ramp_steps) / self.ramp_steps
-        return self.momentum_start + (self.momentum_end - self.momentum_start) * frac
+        """m_start + (m_end - m_start) * min(t, ramp_steps) / ramp_steps, evaluated left to right as written
+        (the product before the division), so that it is bit for bit the paper's formula as the cGAN writes
+        it: (m_end - m_start) * (min(t, ramp_steps) / ramp_steps) rounds differently at some steps (11 of the
+        first 250 for 0.5 -> 0.7 over 250 steps, e.g. t = 65)."""
+        return self.momentum_start + (self.momentum_end - self.momentum_start) * min(t, self.ramp_steps) \
+            / self.ramp_steps
 
     def step(self) -> None:
         """Advance one step: new rates and momenta in every group."""

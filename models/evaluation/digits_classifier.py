@@ -1,10 +1,13 @@
 """The project's digits classifier: an MLP 64 -> 128 -> 64 -> 10 (ReLU) trained with minigen on the train split.
 
 Its 64 penultimate features give the Frechet distance (fd_digits) and its class probabilities the
-inception-style score (score_digits) of generated 8x8 digits. Inputs are images with pixels in [0, 1]
-(gray level / 16), shaped (N, 1, 8, 8) or (N, 64). The trained weights are cached in
-digits_classifier.npz next to this file; `python -m minigen.models.digits_classifier` retrains them
-(deterministic: its own seeded generator for initialisation, shuffling and the input noise, ~5 s on a CPU).
+classifier score (score_digits) of generated 8x8 digits; the cGAN's words task conditions on the same
+features. Inputs are images with pixels in [0, 1] (gray level / 16), shaped (N, 1, 8, 8) or (N, 64).
+
+The weights are the file digits_classifier.npz next to this module, made by one explicit command,
+`python bench/train_digits_classifier.py` (Adam(1e-3) on cross-entropy for 40 epochs, inputs jittered by
+N(0, 0.05^2) so that smooth GAN samples read well; deterministic). Loading never trains or writes: metrics
+must not depend on whether, or where, a classifier was retrained.
 """
 from __future__ import annotations
 
@@ -15,15 +18,19 @@ import numpy as np
 
 import minigen as mg
 import minigen.functional as F
-from minigen import nn, optim
+from minigen import nn
 from minigen.data import load_digits
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "digits_classifier.npz")
 SIZES = (64, 128, 64, 10)
+TRAIN_COMMAND = "python bench/train_digits_classifier.py"
 
 
 class DigitsClassifier(nn.Module):
-    """logits = W3 relu(W2 relu(W1 x + b1) + b2) + b3; `features(x)` is the second hidden layer."""
+    """logits = W3 relu(W2 relu(W1 x + b1) + b2) + b3; `features(x)` is the second hidden layer.
+
+    Initialisation from its own generator (seed): W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), b = 0.
+    """
 
     def __init__(self, seed: int = 0):
         super().__init__()
@@ -48,76 +55,47 @@ class DigitsClassifier(nn.Module):
         return self.layers[-1](self.features(x))
 
 
-def train(seed: int = 0, epochs: int = 40, batch_size: int = 64, noise: float = 0.05) -> DigitsClassifier:
-    """Adam(1e-3) on cross-entropy, inputs jittered by N(0, noise^2) so that smooth GAN samples read well."""
-    rng = np.random.default_rng(seed)
-    model = DigitsClassifier(seed)
-    data = load_digits("train")
-    x_all, y_all = data.images.reshape(-1, 64) / 16.0, data.labels
-    opt = optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(epochs):
-        perm = rng.permutation(len(x_all))
-        for i in range(0, len(perm) - batch_size + 1, batch_size):
-            idx = perm[i:i + batch_size]
-            x = x_all[idx] + noise * rng.standard_normal((len(idx), 64))
-            loss = F.cross_entropy(model(mg.tensor(x.astype(np.float32))), mg.tensor(y_all[idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    return model.eval()
-
-
-def save(model: DigitsClassifier, path: str = WEIGHTS) -> None:
+def save(model: DigitsClassifier, path: str = WEIGHTS) -> str:
+    """Write the classifier's parameters as a plain .npz (what `load` reads)."""
     np.savez(path, **{k: np.asarray(v.numpy() if hasattr(v, "numpy") else v)
                       for k, v in model.state_dict().items()})
+    return path
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=4)
 def load(path: str = WEIGHTS) -> DigitsClassifier:
-    """The cached classifier (trained and saved on first use when the .npz is missing)."""
+    """The trained classifier in eval mode (cached); a FileNotFoundError naming the command that makes the
+    weights when the file is missing."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"digits classifier: no weights at {path}; make them with `{TRAIN_COMMAND}` "
+                                f"(from a source checkout)")
     model = DigitsClassifier()
-    if os.path.exists(path):
-        with np.load(path) as f:
-            model.load_state_dict({k: f[k] for k in f.files})
-    else:
-        model = train()
-        try:
-            save(model, path)
-        except OSError:
-            pass
+    with np.load(path) as f:
+        model.load_state_dict({k: f[k] for k in f.files})
     return model.eval()
 
 
 def _as_batch(images) -> mg.Tensor:
     a = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
-    return mg.tensor(a.reshape(len(a), 64).astype(np.float32))
+    if a.size != len(a) * SIZES[0]:
+        raise ValueError(f"digits classifier: expected images (N, 1, 8, 8) or (N, 64), got shape {a.shape}")
+    return mg.tensor(a.reshape(len(a), SIZES[0]).astype(np.float32))
 
 
-def features_and_probs(images, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+def features_and_probs(images, batch_size: int = 1000, path: str = WEIGHTS) -> tuple[np.ndarray, np.ndarray]:
     """(features (N, 64), class probabilities (N, 10)) of images in [0, 1], as float64 NumPy arrays."""
-    model = load()
+    model = load(path)
     feats, probs = [], []
     with mg.no_grad():
         for i in range(0, len(images), batch_size):
-            x = _as_batch(images[i:i + batch_size])
-            h = model.features(x)
+            h = model.features(_as_batch(images[i:i + batch_size]))
             feats.append(h.numpy().astype(np.float64))
             probs.append(F.softmax(model.layers[-1](h), axis=1).numpy().astype(np.float64))
     return np.concatenate(feats), np.concatenate(probs)
 
 
-def accuracy(split: str = "test") -> float:
+def accuracy(split: str = "test", path: str = WEIGHTS) -> float:
     """Top-1 accuracy on a digits split."""
     d = load_digits(split)
-    _, probs = features_and_probs(d.images / 16.0)
+    _, probs = features_and_probs(d.images / 16.0, path=path)
     return float((probs.argmax(1) == d.labels).mean())
-
-
-if __name__ == "__main__":
-    import time
-
-    t0 = time.perf_counter()
-    clf = train()
-    save(clf)
-    load.cache_clear()
-    print(f"trained in {time.perf_counter() - t0:.1f} s; test accuracy {accuracy('test'):.4f}; saved {WEIGHTS}")

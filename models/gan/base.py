@@ -46,6 +46,7 @@ class GANModel(GenerativeModel):
     binarize = None
     value_range = (0.0, 1.0)
     loss_kind = "non-saturating"
+    num_classes = 10  # the labels of a conditional GAN are 0..num_classes-1
 
     def __init__(self, data: str = "digits", lr: float = 2e-4, batch_size: int = 64, n_critic: int = 1,
                  loss: str | None = None, decay_steps: int | None = 0):
@@ -113,10 +114,11 @@ class GANModel(GenerativeModel):
         return self.discriminator(self.to_model(x)).reshape(x.shape[0])
 
     def random_labels(self, n: int, rng: np.random.Generator | None = None) -> mg.Tensor | None:
-        """n labels drawn uniformly from 0..9 (from `rng` when given) for a conditional model, else None."""
+        """n labels drawn uniformly from 0..num_classes-1 (from `rng` when given, else minigen's generator) for
+        a conditional model; None for an unconditional one."""
         if not self.conditional:
             return None
-        labels = rng.integers(0, 10, n) if rng is not None else backend.rng("cpu").integers(0, 10, n)
+        labels = (rng if rng is not None else backend.rng("cpu")).integers(0, self.num_classes, n)
         return mg.tensor(labels.astype(np.int64), device=self.device)
 
     def sample(self, n: int, y=None, *, rng: np.random.Generator | None = None) -> mg.Tensor:
@@ -212,21 +214,21 @@ class GANModel(GenerativeModel):
     def metrics(self, split: str = "test") -> dict:
         """modes_*/hq_* on the toys; parzen_ll, fd_digits and score_digits on digits
         (models/evaluation/gan_metrics.py)."""
-        from ..evaluation import gan_metrics
+        from ..evaluation.gan_metrics import evaluate
 
-        return gan_metrics.evaluate(self, split)
+        return evaluate(self, split)
 
     def sample_figure(self, path: str, n: int = 64) -> str:
         """Toys: a scatter plot of 2,500 samples (the coverage protocol's count) over the modes; digits: a
         grid of n samples (class rows for a conditional model)."""
         from minigen import viz
 
-        from ..evaluation import gan_metrics
+        from ..evaluation.mode_coverage import TOY_SAMPLES
 
         if not self.is_toy:
             return super().sample_figure(path, n)
         rng = np.random.default_rng(0)
-        points = self.sample(gan_metrics.TOY_SAMPLES, self.random_labels(gan_metrics.TOY_SAMPLES, rng), rng=rng)
+        points = self.sample(TOY_SAMPLES, self.random_labels(TOY_SAMPLES, rng), rng=rng)
         return viz.toy_figure(points.numpy(), toy_centres(self.data_name), path,
                               title=f"{self.name} on {self.data_name}")
 
@@ -246,7 +248,7 @@ class MLPGAN(GANModel):
                 "decay_steps": None}
 
     def __init__(self, data: str, lr: float, batch_size: int, z_dim: int, g_hidden, d_hidden, n_critic: int,
-                 loss: str, decay_steps: int = 0):
+                 loss: str, decay_steps: int | None = 0):
         super().__init__(data, lr, batch_size, n_critic=n_critic, loss=loss, decay_steps=decay_steps)
         self.z_dim = z_dim
         out_dim = int(np.prod(self.event_shape))

@@ -12,9 +12,6 @@ convolve.
 """
 from __future__ import annotations
 
-import numpy as np
-
-import minigen as mg
 from minigen import nn
 
 from ..nets import conv_body, conv_generator, dcgan_init_, mlp
@@ -24,10 +21,9 @@ from .base import GANModel
 class DCGAN(GANModel):
     """Convolutional GAN on digits (MLP with DCGAN's recipe on the toys)."""
 
-
     @classmethod
     def default_config(cls, data: str) -> dict:
-        """Adam(2e-4, 0.5) as in the paper; on the toys decayed linearly to 0 over the zoo run."""
+        """Adam(2e-4, 0.5) as in the paper; on the toys decayed linearly to 0 over the run (decay_steps None)."""
         if data == "digits":
             return {"lr": 2e-4, "batch_size": 64, "z_dim": 32, "channels": 32, "hidden": [128, 128],
                     "decay_steps": 0}

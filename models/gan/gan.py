@@ -2,7 +2,8 @@
 
 min_G max_D E_x log D(x) + E_z log(1 - D(G(z))). The generator minimises either the minimax objective
 log(1 - D(G(z))) itself, whose gradient vanishes when D confidently rejects early samples, or the
-non-saturating -log D(G(z)) that the paper recommends; `gradient_magnitude_figure` plots both.
+non-saturating -log D(G(z)) that the paper recommends; bench/figures.py's `gradient_magnitude_figure` plots
+both.
 """
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ class GAN(GANModel):
             raise ValueError(f"GAN: loss must be 'minimax' or 'non-saturating', got {loss!r}")
         super().__init__(data, lr, batch_size, n_critic=1, loss=loss, decay_steps=decay_steps)
         self.z_dim = z_dim
-        out_dim = int(np.prod(self.data_shape))
+        out_dim = int(np.prod(self.event_shape))
         self.generator = mlp([z_dim, *g_hidden, out_dim], out_activation=None if self.is_toy else nn.Sigmoid,
                              flatten=True)
         self.discriminator = maxout_discriminator(out_dim, tuple(d_hidden), pieces, dropout, input_dropout)

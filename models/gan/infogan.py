@@ -45,7 +45,6 @@ class InfoDiscriminator(nn.Module):
 class InfoGAN(DCGAN):
     """DCGAN-style InfoGAN with one categorical and `n_cont` continuous codes."""
 
-
     @classmethod
     def default_config(cls, data: str) -> dict:
         base = {**DCGAN.default_config(data), "decay_steps": 0 if data == "digits" else None}
@@ -58,8 +57,11 @@ class InfoGAN(DCGAN):
         super().__init__(data, lr, batch_size, z_dim + n_cat + n_cont, channels, hidden, decay_steps)
         self.noise_dim, self.n_cat, self.n_cont = z_dim, n_cat, n_cont
         self.lambda_cat, self.lambda_cont = lambda_cat, lambda_cont
-        body, features = (mlp([2, *hidden], activation=lambda: nn.LeakyReLU(0.2), norm=nn.BatchNorm1d,
-                                     norm_first=False, head=False), hidden[-1]) if self.is_toy else (conv_body(channels), 8 * channels)
+        if self.is_toy:  # DCGAN's toy discriminator without its output layer
+            body, features = mlp([2, *hidden], activation=lambda: nn.LeakyReLU(0.2), norm=nn.BatchNorm1d,
+                                 norm_first=False, head=False), hidden[-1]
+        else:
+            body, features = conv_body(channels), 8 * channels
         self.discriminator = InfoDiscriminator(body, features, n_cat, n_cont)
         dcgan_init_(self.discriminator)
 
@@ -71,11 +73,19 @@ class InfoGAN(DCGAN):
         cont = rng.uniform(-1, 1, (n, self.n_cont)) if cont is None else np.broadcast_to(cont, (n, self.n_cont))
         return np.concatenate([np.eye(self.n_cat)[cat], cont], axis=1).astype(np.float32)
 
-    def noise(self, n: int, rng: np.random.Generator | None = None) -> mg.Tensor:
-        """[z ~ N(0, I), one-hot c_cat, c_cont]: the generator's whole input."""
-        z = rng.standard_normal((n, self.noise_dim)) if rng is not None else \
-            mg.backend.rng("cpu").standard_normal((n, self.noise_dim))
-        return mg.tensor(np.concatenate([z.astype(np.float32), self.codes(n, rng)], axis=1), device=self.device)
+    def noise(self, n: int, rng: np.random.Generator | None = None, cat=None, cont=None) -> mg.Tensor:
+        """[z ~ N(0, I), one-hot c_cat, c_cont]: the generator's whole input (z drawn first, then the codes
+        not given)."""
+        z = (rng or mg.backend.rng("cpu")).standard_normal((n, self.noise_dim))
+        return mg.tensor(np.concatenate([z.astype(np.float32), self.codes(n, rng, cat, cont)], axis=1),
+                         device=self.device)
+
+    def sample(self, n: int, y=None, *, rng: np.random.Generator | None = None, cat=None,
+               cont=None) -> mg.Tensor:
+        """n samples; `cat` (n,) or a scalar and `cont` (n, n_cont) fix the codes (drawn when None)."""
+        self.labels(n, y)
+        with self.evaluating():
+            return self.generate(self.noise(n, rng, cat, cont))
 
     def info_lower_bound(self, q: mg.Tensor, z: mg.Tensor) -> tuple[mg.Tensor, mg.Tensor]:
         """(L_cat, L_cont): E log Q(c|x) + H(c) for the categorical and the continuous codes, in nats."""
@@ -110,12 +120,10 @@ class InfoGAN(DCGAN):
         whose classifier digit is the majority digit of their categorical code."""
         rng = np.random.default_rng(seed)
         z = self.noise(n, rng)
-        self.eval()
-        with mg.no_grad():
+        with self.evaluating():
             x = self.generate(z)
             _, q = self.discriminator.both(self.to_model(x))
             l_cat, _ = self.info_lower_bound(q, z)
-        self.train()
         out = {"mi_cat": l_cat.item(), "mi_cat_max": math.log(self.n_cat)}
         if not self.is_toy:
             from ..evaluation import digits_classifier

@@ -28,7 +28,7 @@ class SNGAN(MLPGAN):
         return {**cls.mlp_config(data), "lr": 5e-4 if toy else 2e-4, "n_critic": 5, "d_gain": 10.0 if toy else 1.0}
 
     def __init__(self, data: str = "digits", lr: float = 2e-4, batch_size: int = 64, z_dim: int = 32,
-                 g_hidden=(256, 256), d_hidden=(256, 256), n_critic: int = 5, decay_steps: int = 0,
+                 g_hidden=(256, 256), d_hidden=(256, 256), n_critic: int = 5, decay_steps: int | None = 0,
                  d_gain: float = 1.0):
         super().__init__(data, lr, batch_size, z_dim, g_hidden, d_hidden, n_critic, "hinge", decay_steps)
         self.d_gain = d_gain

@@ -31,7 +31,7 @@ class WGAN(MLPGAN):
 
     def __init__(self, data: str = "digits", lr: float = 5e-5, batch_size: int = 64, z_dim: int = 32,
                  g_hidden=(256, 256), d_hidden=(256, 256), n_critic: int = 5, clip: float = 0.01,
-                 decay_steps: int = 0):
+                 decay_steps: int | None = 0):
         super().__init__(data, lr, batch_size, z_dim, g_hidden, d_hidden, n_critic, "wasserstein", decay_steps)
         self.clip = clip
 
@@ -56,7 +56,7 @@ class WGANGP(MLPGAN):
 
     def __init__(self, data: str = "digits", lr: float = 1e-4, batch_size: int = 64, z_dim: int = 32,
                  g_hidden=(256, 256), d_hidden=(256, 256), n_critic: int = 5, gp_weight: float = 10.0,
-                 decay_steps: int = 0):
+                 decay_steps: int | None = 0):
         super().__init__(data, lr, batch_size, z_dim, g_hidden, d_hidden, n_critic, "wasserstein", decay_steps)
         self.gp_weight = gp_weight
 

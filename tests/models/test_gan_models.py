@@ -1,5 +1,6 @@
 """Every GAN on tiny configurations: shapes and ranges, the discriminator learns, maxout and spectral norm
-against NumPy, exact resume, the CLI end to end."""
+against NumPy, the cGAN's schedule and model selection, InfoGAN's bound and codes, exact resume, the CLI end
+to end. (The cGAN words model: test_gan_cgan_words.py.)"""
 import json
 
 import numpy as np
@@ -7,8 +8,9 @@ import pytest
 
 import minigen as mg
 import minigen.models as models
-from minigen import nn, trainer
-from minigen.models import gan_toolkit as gt
+from minigen import nn, optim, trainer
+from minigen.data.toys import toy_centres
+from minigen.models.gan.losses import discriminator_loss
 
 GANS = ("gan", "cgan", "dcgan", "infogan", "wgan", "wgan-gp", "sngan")
 TINY = {
@@ -32,16 +34,21 @@ def tiny(name, data, **extra):
 def test_train_step_and_samples(name, data):
     model = tiny(name, data)
     opts = model.configure_optimizers()
+    schedulers = model.configure_schedulers(opts, 2)
     batches = iter(model.loader("train"))
-    for _ in range(2):
-        logs = model.train_step(next(batches), opts)
+    for step in range(2):
+        logs = model.train_step(next(batches), opts, step)
+        for s in schedulers:
+            s.step()
     assert all(np.isfinite(v) for v in logs.values())
-    x = model.sample(5, np.random.default_rng(0)).numpy()
+    y = np.arange(5) % 3 if model.conditional else None
+    x = model.sample(5, y, rng=np.random.default_rng(0)).numpy()
     if data == "digits":
         assert x.shape == (5, 1, 8, 8) and x.min() >= 0 and x.max() <= 1
     else:
         assert x.shape == (5, 2)
-    np.testing.assert_array_equal(x, model.sample(5, np.random.default_rng(0)).numpy())
+    np.testing.assert_array_equal(x, model.sample(5, y, rng=np.random.default_rng(0)).numpy())
+    assert model.training
 
 
 @pytest.mark.parametrize("name", ["gan", "dcgan", "wgan-gp", "sngan", "cgan"])
@@ -57,7 +64,7 @@ def test_discriminator_learns_against_a_fixed_generator(name):
     def d_loss():
         with mg.no_grad():
             fake = model.generate(z, y)
-        return gt.discriminator_loss(model.loss_kind, model.critic(real, y), model.critic(fake, y))
+        return discriminator_loss(model.loss_kind, model.critic(real, y), model.critic(fake, y))
 
     before = d_loss().item()
     for _ in range(30):
@@ -93,19 +100,39 @@ def test_sngan_every_discriminator_layer_has_sigma_of_its_weight():
         np.testing.assert_allclose(np.linalg.svd(layer.weight.numpy(), compute_uv=False)[0], 1.0, rtol=1e-4)
 
 
-def test_cgan_schedule_and_toy_labels():
+def test_cgan_requires_labels_and_samples_each_class():
     model = tiny("cgan", "ring8")
+    with pytest.raises(TypeError, match="cgan is conditional"):
+        model.sample(4)
+    with pytest.raises(TypeError, match="integer labels"):
+        model.sample(4, np.zeros(4))
+    a = model.sample(4, 3, rng=np.random.default_rng(0)).numpy()  # a scalar label is repeated
+    np.testing.assert_array_equal(a, model.sample(4, np.full(4, 3), rng=np.random.default_rng(0)).numpy())
+    assert not np.array_equal(a, model.sample(4, 5, rng=np.random.default_rng(0)).numpy())
+
+
+def test_cgan_schedule_is_the_papers_closed_form():
+    """The schedulers from configure_schedulers give every step t exactly (==) lr_t = max(lr / decay^t,
+    min_lr) and m_t = m0 + (m1 - m0) * min(t, ramp) / ramp, both optimizers, before each update."""
+    model = tiny("cgan", "ring8", momentum_steps=7, decay=1.5, min_lr=1e-3)
     opts = model.configure_optimizers()
-    model.schedule(opts, 1000)
-    group = opts[0].param_groups[0]
-    assert group["lr"] == pytest.approx(model.lr / 1.00004 ** 1000) and group["momentum"] == pytest.approx(0.7)
-    model.schedule(opts, 125)
-    assert opts[1].param_groups[0]["momentum"] == pytest.approx(0.6)
-    model.schedule(opts, 10 ** 7)
-    assert opts[1].param_groups[0]["lr"] == 1e-6
+    schedulers = model.configure_schedulers(opts, 20)
+    assert all(isinstance(s, optim.lr_scheduler.ExponentialDecayWithMomentumRamp) for s in schedulers)
+    (m0, m1), lr = model.momentum, model.lr
+    for t in range(20):
+        for opt in opts:
+            group = opt.param_groups[0]
+            assert group["lr"] == max(lr / 1.5 ** t, 1e-3)
+            assert group["momentum"] == m0 + (m1 - m0) * min(t, 7) / 7
+        for s in schedulers:
+            s.step()
+    assert opts[0].param_groups[0]["lr"] == 1e-3 and opts[1].param_groups[0]["momentum"] == 0.7
+
+
+def test_cgan_toy_labels_and_uniform_noise():
+    model = tiny("cgan", "ring8")
     x, y = next(iter(model.loader("train")))
-    centres = gt.toy_centres("ring8")
-    assert (np.linalg.norm(x.numpy() - centres[y.numpy()], axis=1) < 0.2).all()
+    assert (np.linalg.norm(x.numpy() - toy_centres("ring8")[y.numpy()], axis=1) < 0.2).all()
     z = model.noise(1000, np.random.default_rng(0)).numpy()
     assert z.shape == (1000, 8) and z.min() >= 0 and z.max() < 1
 
@@ -113,7 +140,7 @@ def test_cgan_schedule_and_toy_labels():
 def test_cgan_model_selection_keeps_the_best_generator(monkeypatch):
     model = tiny("cgan", "ring8", select_every=1)
     scores = iter([1.0, 3.0, 2.0])
-    monkeypatch.setattr(model, "_validation_score", lambda: next(scores))
+    monkeypatch.setattr(model, "validation_score", lambda: next(scores))
     kept = {}
     for k in range(3):
         for p in model.generator.parameters():
@@ -123,23 +150,22 @@ def test_cgan_model_selection_keeps_the_best_generator(monkeypatch):
     for p, q in zip(model.selected.parameters(), kept[1]):
         np.testing.assert_array_equal(p.numpy(), q)
     assert float(model.best_valid_ll.numpy()) == 3.0
+    assert model.final_generator() is model.selected
 
 
-def test_cgan_word_vectors_and_task():
-    from minigen.models.gan.cgan import NAMES, word_vectors
-
-    w = word_vectors()
-    assert w.shape == (10, 3, 64)
-    np.testing.assert_allclose(np.linalg.norm(w, axis=-1), 1.0, rtol=1e-6)
-    flat = w.reshape(30, 64)
-    cos = flat @ flat.T
-    assert (cos[~np.eye(30, dtype=bool)] < 0.99).all()  # thirty distinct directions
-    assert len({n for names in NAMES for n in names}) == 30
-    model = tiny("cgan", "digits", task="words")
+def test_cgan_selects_after_every_select_every_updates_counted_by_the_step_argument(monkeypatch):
+    model = tiny("cgan", "ring8", select_every=3)
+    calls = []
+    monkeypatch.setattr(model, "select", lambda: calls.append(True) or {"valid_score": 0.0})
     opts = model.configure_optimizers()
-    model.train_step(next(iter(model.loader("train"))), opts)
-    m = model.metrics("valid")
-    assert 0 <= m["word_acc"] <= 1 and 0 <= m["word_names"] <= 1
+    batches = iter(model.loader("train"))
+    selected_at = []
+    for step in (0, 1, 2, 3, 4, 5, 8):
+        n = len(calls)
+        model.train_step(next(batches), opts, step)
+        if len(calls) > n:
+            selected_at.append(step)
+    assert selected_at == [2, 5, 8]  # after updates 3, 6 and 9
 
 
 def test_infogan_lower_bound_is_log_k_minus_cross_entropy():
@@ -158,13 +184,29 @@ def test_infogan_lower_bound_is_log_k_minus_cross_entropy():
     assert uniform_l_cat.item() == pytest.approx(0.0, abs=1e-6)
 
 
+def test_infogan_sample_fixes_the_codes_it_is_given():
+    model = tiny("infogan", "digits")
+    with model.evaluating():
+        cont = np.tile(np.linspace(-1, 1, 4)[:, None], (1, 2))
+        a = model.sample(4, rng=np.random.default_rng(0), cat=3, cont=cont)
+        z = model.noise(4, np.random.default_rng(0), cat=3, cont=cont)
+        np.testing.assert_array_equal(a.numpy(), model.generate(z).numpy())
+    codes = z.numpy()[:, model.noise_dim:]
+    assert (codes[:, :10].argmax(1) == 3).all()
+    np.testing.assert_allclose(codes[:, 10:], cont, rtol=1e-6)
+    assert model.training
+
+
 @pytest.mark.parametrize("name", ["cgan", "wgan-gp"])
 def test_resume_is_exact(tmp_path, name):
-    a = tiny(name, "ring8")
+    """6 steps = 3 steps + 3 resumed, with the schedules (a fixed decay length: with decay_steps None the
+    decay would span each run's own length, 6 or 3)."""
+    extra = {} if name == "cgan" else {"decay_steps": 5}
+    a = tiny(name, "ring8", **extra)
     trainer.train(a, 6, str(tmp_path / "a"), progress=False)
-    b = tiny(name, "ring8")
+    b = tiny(name, "ring8", **extra)
     trainer.train(b, 3, str(tmp_path / "b"), progress=False)
-    c = tiny(name, "ring8")
+    c = tiny(name, "ring8", **extra)
     trainer.train(c, 6, str(tmp_path / "b"), progress=False, resume=True)
     for (k, p), (_, q) in zip(a.state_dict().items(), c.state_dict().items()):
         np.testing.assert_array_equal(np.asarray(p.numpy() if hasattr(p, "numpy") else p),

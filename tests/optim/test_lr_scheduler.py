@@ -73,6 +73,39 @@ def test_cgan_schedule_decays_lr_to_its_floor_and_ramps_momentum():
     assert s.get_last_lr() == [1e-6]
 
 
+@pytest.mark.parametrize("lr,decay,min_lr,m0,m1,ramp", [(0.1, 1.00004, 1e-6, 0.5, 0.7, 250),
+                                                        (0.02, 1.00004, 1e-6, 0.5, 0.7, 250),
+                                                        (0.3, 1.01, 1e-2, 0.1, 0.95, 37)])
+def test_cgan_schedule_is_bit_for_bit_the_papers_formula(lr, decay, min_lr, m0, m1, ramp):
+    """At every step t the group holds exactly (==) max(lr / decay ** t, min_lr) and
+    m0 + (m1 - m0) * min(t, ramp) / ramp, evaluated in that order (as models/gan/cgan.py's paper schedule
+    did by hand; (m1 - m0) * (min(t, ramp) / ramp) differs in the last bit at some steps)."""
+    opt = _sgd(lr, momentum=m0)
+    s = sch.ExponentialDecayWithMomentumRamp(opt, decay=decay, min_lr=min_lr, momentum_start=m0,
+                                             momentum_end=m1, ramp_steps=ramp)
+    for t in range(600):
+        group = opt.param_groups[0]
+        assert group["lr"] == max(lr / decay ** t, min_lr), t
+        assert group["momentum"] == m0 + (m1 - m0) * min(t, ramp) / ramp, t
+        s.step()
+
+
+def test_momentum_ramp_order_of_operations_matters():
+    """Why the test above compares with ==: the other grouping is a different number at t = 65."""
+    assert 0.5 + (0.7 - 0.5) * 65 / 250 != 0.5 + (0.7 - 0.5) * (65 / 250)
+    s = sch.ExponentialDecayWithMomentumRamp(_sgd(0.1, momentum=0.5), ramp_steps=250)
+    assert s.momentum_at(65) == 0.5 + (0.7 - 0.5) * 65 / 250
+
+
+def test_linear_decay_to_zero_is_bit_for_bit_one_minus_t_over_total():
+    """LinearLR(1 -> 0 over T), the GANs' decay: lr * max(0, 1 - t / T) exactly at every step."""
+    opt = _sgd(5e-4)
+    s = sch.LinearLR(opt, start_factor=1.0, end_factor=0.0, total_iters=5000)
+    for t in range(5003):
+        assert opt.param_groups[0]["lr"] == 5e-4 * max(0.0, 1 - t / 5000), t
+        s.step()
+
+
 def test_cgan_schedule_drives_adam_beta1_and_refuses_groups_without_momentum():
     opt = optim.Adam([mg.tensor(np.ones(1), requires_grad=True)], lr=0.1, betas=(0.5, 0.999))
     s = sch.ExponentialDecayWithMomentumRamp(opt, ramp_steps=2)
