@@ -358,15 +358,27 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params):
-        """Run the op on Tensors (or scalars/arrays) and record it when gradients are needed."""
+        """Run the op on Tensors (or scalars/arrays) and record it when gradients are needed.
+
+        Four steps, each a helper below this class:
+
+        1. coerce inputs     `_as_tensors`: scalars and arrays become Tensors like the first Tensor input
+        2. check devices     `_check_devices`: all arrays on one device, or an error naming op and devices
+        3. run forward       `_forward` (`_inspected_forward` under the profiler or anomaly mode)
+        4. record the node   `_record`, when gradients are on and some input requires them; otherwise the
+                             outputs are plain Tensors with no creator
+
+        This is the engine's hottest path, so the common case of each step (all inputs Tensors, one or two
+        arrays of one type, no profiler or anomaly mode) is tested or spelled out here and costs no call.
+        """
         f = _new(cls)
         if params:
             f.__dict__.update(params)
-        for x in inputs:
+        for x in inputs:  # 1. coerce inputs
             if not isinstance(x, Tensor):
                 inputs = _as_tensors(inputs)
                 break
-        n = len(inputs)  # one and two inputs (nearly every op) are spelled out: this is the hottest path
+        n = len(inputs)  # 2. check devices (one and two inputs, nearly every op, are spelled out)
         if n == 1:
             arrays = (inputs[0].data,)
         elif n == 2:
@@ -375,49 +387,20 @@ class Function:
                 arrays = _check_devices(cls.__name__, inputs, arrays)
         else:
             arrays = _check_devices(cls.__name__, inputs, tuple([x.data for x in inputs]))
-        prof, t0 = _profiler, 0.0
-        if prof is not None:
-            prof.synchronize(arrays)
-            t0 = time.perf_counter()
-        try:
-            ys = f.forward(*arrays)
-        except (ValueError, IndexError, TypeError) as e:
-            _reraise(cls.__name__, inputs, e)
-        single = type(ys) is not tuple
-        if single:
-            if type(ys) is not np.ndarray and isinstance(ys, _SCALARS):  # NumPy returns scalars for 0-d
-                ys = np.asarray(ys)
+        if _profiler is None and not _anomaly_mode:  # 3. run forward (this is `_forward`, spelled out)
+            try:
+                ys = f.forward(*arrays)
+            except (ValueError, IndexError, TypeError) as e:
+                _reraise(cls.__name__, inputs, e)
+            if type(ys) is not np.ndarray:
+                ys = _as_arrays(ys)
         else:
-            ys = tuple(np.asarray(y) if isinstance(y, _SCALARS) else y for y in ys)
-        if prof is not None or _anomaly_mode:
-            if prof is not None:
-                prof.synchronize(arrays)
-            _inspect_forward(prof, cls.__name__, time.perf_counter() - t0, (ys,) if single else ys, inputs)
-        record = False
-        if _grad_enabled:
+            ys = _inspected_forward(f, arrays, inputs)
+        if _grad_enabled:  # 4. record the node when an input requires grad; else untracked outputs
             for x in inputs:
                 if x._requires_grad:
-                    record = True
-                    break
-        if single and (not record or ys.dtype.kind not in "fc"):
-            return Tensor._make(ys)
-        if not record:
-            return tuple(Tensor._make(y) for y in ys)
-        generation = 0
-        for x in inputs:
-            c = x.creator
-            if c is not None and c.generation > generation:
-                generation = c.generation
-        f.generation = generation + 1
-        f.inputs = inputs
-        if single:
-            out = Tensor._make(ys, f)
-            f.outputs = (weakref.ref(out),)
-            return out
-        outs = tuple(Tensor._make(y, f, i) if y.dtype.kind in "fc" else Tensor._make(y) for i, y in enumerate(ys))
-        f.outputs = tuple(weakref.ref(o) for o in outs)
-        f.output_meta = [(y.shape, y.dtype) for y in ys]
-        return outs
+                    return _record(f, inputs, ys)
+        return Tensor._make(ys) if type(ys) is not tuple else tuple(Tensor._make(y) for y in ys)
 
     def forward(self, *arrays):
         raise NotImplementedError
@@ -441,16 +424,10 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-def _inspect_forward(prof, op: str, seconds: float, ys: tuple, inputs) -> None:
-    """The profiler's record of a forward call, and anomaly mode's check of its outputs."""
-    if prof is not None:
-        prof.record_forward(op, seconds, ys)
-    if _anomaly_mode:
-        _check_finite(op, "forward", ys, inputs)
-
+# ----------------------------------------------------------------------------- Function.apply's steps
 
 def _as_tensors(inputs: tuple) -> tuple:
-    """Tensors for every input; Python scalars take the dtype and device of the first Tensor."""
+    """Step 1: Tensors for every input; Python scalars take the dtype and device of the first Tensor."""
     like = None
     for x in inputs:
         if isinstance(x, Tensor):
@@ -460,9 +437,9 @@ def _as_tensors(inputs: tuple) -> tuple:
 
 
 def _check_devices(op: str, xs, arrays) -> tuple:
-    """The arrays, all on one device (arrays of different types, say a NumPy scalar and an array, may be).
-    As in PyTorch, a 0-d CPU constant (no gradient) joins CUDA inputs, so Normal(0., 1.) or `x * 2.0`
-    work with CUDA tensors; any other mix is an error naming the op and the devices."""
+    """Step 2: the arrays, all on one device (arrays of different types, say a NumPy scalar and an array,
+    may be). As in PyTorch, a 0-d CPU constant (no gradient) joins CUDA inputs, so Normal(0., 1.) or
+    `x * 2.0` work with CUDA tensors; any other mix is an error naming the op and the devices."""
     if all(type(a) is type(arrays[0]) for a in arrays):
         return arrays
     devices = [backend.device_of(a) for a in arrays]
@@ -473,12 +450,68 @@ def _check_devices(op: str, xs, arrays) -> tuple:
     _device_error(op, xs)
 
 
+def _forward(f: Function, arrays: tuple, inputs: tuple):
+    """Step 3: f.forward on the arrays; errors name the op and the inputs, 0-d NumPy scalars become arrays."""
+    try:
+        ys = f.forward(*arrays)
+    except (ValueError, IndexError, TypeError) as e:
+        _reraise(type(f).__name__, inputs, e)
+    return ys if type(ys) is np.ndarray else _as_arrays(ys)
+
+
+def _as_arrays(ys):
+    """Step 3's outputs as arrays: NumPy returns a scalar for a 0-d result, alone or in a tuple."""
+    if type(ys) is tuple:
+        return tuple(np.asarray(y) if isinstance(y, _SCALARS) else y for y in ys)
+    return np.asarray(ys) if isinstance(ys, _SCALARS) else ys
+
+
+def _inspected_forward(f: Function, arrays: tuple, inputs: tuple):
+    """Step 3 under the profiler (timed, GPU synchronised) or anomaly mode (outputs checked for NaN/inf)."""
+    prof = _profiler
+    if prof is not None:
+        prof.synchronize(arrays)
+    t0 = time.perf_counter()
+    ys = _forward(f, arrays, inputs)
+    outputs = ys if type(ys) is tuple else (ys,)
+    if prof is not None:
+        prof.synchronize(arrays)
+        prof.record_forward(type(f).__name__, time.perf_counter() - t0, outputs)
+    if _anomaly_mode:
+        _check_finite(type(f).__name__, "forward", outputs, inputs)
+    return ys
+
+
+def _record(f: Function, inputs: tuple, ys):
+    """Step 4: the output Tensors with node f in the graph: its inputs held strongly, its outputs weakly."""
+    single = type(ys) is not tuple
+    if single and ys.dtype.kind not in "fc":  # integer and boolean outputs carry no gradient: no node
+        return Tensor._make(ys)
+    generation = 0  # one more than the inputs' nodes: the engine runs a node after all its consumers
+    for x in inputs:
+        c = x.creator
+        if c is not None and c.generation > generation:
+            generation = c.generation
+    f.generation = generation + 1
+    f.inputs = inputs
+    if single:
+        out = Tensor._make(ys, f)
+        f.outputs = (weakref.ref(out),)
+        return out
+    outs = tuple(Tensor._make(y, f, i) if y.dtype.kind in "fc" else Tensor._make(y) for i, y in enumerate(ys))
+    f.outputs = tuple(weakref.ref(o) for o in outs)
+    f.output_meta = [(y.shape, y.dtype) for y in ys]  # zeros for the outputs that get no gradient
+    return outs
+
+
 def _device_error(op: str, xs):
+    """Step 2's error: the op and each input's shape and device."""
     devices = ", ".join(f"{tuple(x.shape)} on {x.device}" for x in xs)
     raise RuntimeError(f"{op}: expected all inputs on one device, got {devices}")
 
 
 def _reraise(op: str, xs, e: Exception):
+    """Step 3's errors: the forward's exception, of the same type, naming the op and the inputs."""
     shapes = ", ".join(f"{tuple(x.shape)} {x.dtype}" for x in xs)
     device = xs[0].device if xs else "cpu"
     msg = f"{op}: {e} (inputs: {shapes}; device {device})"

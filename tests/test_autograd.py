@@ -1,5 +1,7 @@
 """The engine: accumulation, graph freeing, higher derivatives, mg.grad, grad modes, hooks, deep and wide
-graphs, error messages, anomaly mode, the profiler and dtype rules."""
+graphs, what Function.apply records, error messages, anomaly mode, the profiler and dtype rules."""
+import weakref
+
 import numpy as np
 import pytest
 
@@ -285,6 +287,62 @@ def test_a_wide_graph_accumulates_a_value_used_a_thousand_times():
         total = total + e * float(i)
     total.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 499_500 * np.exp(x.numpy()))
+
+
+# -------------------------------------------------------------------------------------- Function.apply
+
+class _Argmax(Function):
+    def forward(self, x):
+        return x.argmax()  # a NumPy integer scalar
+
+
+class _MaxAndArgmax(Function):
+    """Two 0-d outputs, the second an integer (no gradient)."""
+
+    def forward(self, x):
+        self.shape, self.i = x.shape, x.argmax()
+        return x.max(), self.i  # NumPy scalars
+
+    def backward(self, gm, gi):
+        g = np.zeros(self.shape, gm.dtype)
+        g[self.i] = gm.numpy()
+        return mg.tensor(g)
+
+
+def test_apply_records_generations_and_holds_outputs_weakly():
+    x = _x()
+    a = x * 2.0
+    b = a.exp() + x
+    assert x.creator is None and a.creator.generation == 1 and b.creator.generation == 3
+    assert b.creator.inputs[1] is x and b.creator.outputs[0]() is b and a.creator.outputs[0]() is a
+    node = weakref.ref(b.creator)
+    del b
+    assert node() is None  # the graph lives as long as its outputs
+
+
+def test_apply_records_nothing_when_no_gradient_is_needed():
+    x = _x()
+    assert (mg.ones(3) * 2.0).creator is None
+    with mg.no_grad():
+        y = x * 2.0
+    assert y.creator is None and not y.requires_grad
+    i = _Argmax.apply(x)  # integer outputs are never recorded
+    assert i.creator is None and not i.requires_grad
+    assert type(i.data) is np.ndarray and i.data.ndim == 0 and i.item() == 2
+
+
+def test_apply_with_two_outputs_records_only_the_float_one():
+    x = _x()
+    m, i = _MaxAndArgmax.apply(x)
+    assert type(m.data) is np.ndarray and m.data.ndim == 0 and type(i.data) is np.ndarray and i.data.ndim == 0
+    assert m.creator is not None and m.index == 0 and m.creator.outputs[1]() is i
+    assert i.creator is None and not i.requires_grad
+    assert [dtype.kind for _, dtype in m.creator.output_meta] == ["f", "i"]
+    (m * 3.0).backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0, 3.0])
+    with mg.no_grad():
+        m, i = _MaxAndArgmax.apply(x)
+    assert m.creator is None and i.creator is None
 
 
 # ---------------------------------------------------------------------------------------------- errors
