@@ -14,7 +14,7 @@ from minigen.data.toys import toy_centres, toy_sample
 from minigen.models.evaluation import digits_classifier, gan_metrics
 from minigen.models.evaluation.classifier_score import inception_score
 from minigen.models.evaluation.frechet import frechet_distance
-from minigen.models.evaluation.mode_coverage import TOY_SEEDS, toy_metrics
+from minigen.models.evaluation.mode_coverage import toy_metrics
 from minigen.models.evaluation.parzen import parzen_log_likelihood, parzen_score, parzen_select
 
 
