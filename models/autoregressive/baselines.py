@@ -45,19 +45,20 @@ class AutoregressiveModel(LikelihoodModel):
 
     def dependence(self, x: mg.Tensor) -> np.ndarray:
         """(n, n) booleans, [i, j] True when d conditionals(x)[:, i] / d x_j is nonzero somewhere in the
-        batch, from the engine's own gradients (one backward pass per pixel, random cotangents)."""
+        batch, from the engine's own gradients (one backward pass per pixel, random cotangents, eval mode)."""
         flat = mg.tensor(self.flat(x).data, requires_grad=True)
-        out = self.conditionals(flat)
         rng = np.random.default_rng(0)
         dep = np.zeros((self.dims, self.dims), bool)
-        for i in range(self.dims):
-            row = out[:, i]
-            if not row.requires_grad:
-                continue
-            weights = mg.tensor(rng.standard_normal(row.shape).astype(row.dtype), device=row.device)
-            (g,) = mg.grad((row * weights).sum(), [flat], retain_graph=True, allow_unused=True)
-            if g is not None:
-                dep[i] = (g.numpy() != 0).any(axis=0)
+        with self.evaluating(grad=True):
+            out = self.conditionals(flat)
+            for i in range(self.dims):
+                row = out[:, i]
+                if not row.requires_grad:
+                    continue
+                weights = mg.tensor(rng.standard_normal(row.shape).astype(row.dtype), device=row.device)
+                (g,) = mg.grad((row * weights).sum(), [flat], retain_graph=True, allow_unused=True)
+                if g is not None:
+                    dep[i] = (g.numpy() != 0).any(axis=0)
         return dep
 
     def flat(self, x: mg.Tensor) -> mg.Tensor:

@@ -1,6 +1,7 @@
-"""NADE and RNADE (the cumulative-sum op itself is tested in tests/ops/test_reduction.py): the O(HD) pre-activations against the naive sum, the
-autoregressive property, exact normalisation (enumeration for NADE, quadrature for RNADE), samplers
-against likelihoods, completion, RNADE's mixture against NumPy, and short training runs."""
+"""NADE and RNADE: the O(HD) pre-activations against the naive sum (F.cumsum itself is an op, tested in
+tests/ops/test_reduction.py), the autoregressive property, exact normalisation (enumeration for NADE,
+quadrature for RNADE), samplers against likelihoods, completion, RNADE's mixture against NumPy, mode
+coverage through toy_coverage, and short training runs."""
 import itertools
 import math
 

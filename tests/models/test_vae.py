@@ -281,7 +281,8 @@ def test_sample_figure_shows_data_reconstructions_and_samples(name, rows, tmp_pa
     assert (width, height) == ((10 * 9 + 1) * 4, (rows * 9 + 1) * 4)
 
 
-@pytest.mark.parametrize("name", ["vae", "cvae", "beta-vae", "iwae", "iwae-k50", "gumbel-vae", "ladder-vae", "ae"])
+@pytest.mark.parametrize("name", ["vae", "cvae", "beta-vae", "iwae", "iwae-k50", "gumbel-vae", "ladder-vae",
+                                  "ae"])
 def test_capabilities_are_declared_by_subclassing(name):
     """The VAE family implements the protocol's LatentVariableModel (through VariationalModel); the plain
     autoencoder has no likelihood and no posterior: a GenerativeModel only."""
