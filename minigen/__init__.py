@@ -10,7 +10,7 @@ from .creation import (arange, full, ones, ones_like, rand, rand_like, randint, 
 from .ops.elementwise import (abs, clip, exp, log, maximum, minimum, relu, sigmoid, softplus, sqrt,
                               tanh)
 from .ops.linalg import matmul
-from .ops.reduction import logsumexp, max, mean, min, softmax, log_softmax, sum, var
+from .ops.reduction import cumsum, logsumexp, max, mean, min, softmax, log_softmax, sum, var
 from .ops.shape import (broadcast_to, cat, expand, flatten, pad, reshape, squeeze, stack, transpose,
                         unsqueeze, where)
 from .profiler import profile

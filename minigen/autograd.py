@@ -252,6 +252,7 @@ class Tensor:
     def max(self, axis=None, keepdims=False): return _red.max(self, axis, keepdims)
     def min(self, axis=None, keepdims=False): return _red.min(self, axis, keepdims)
     def logsumexp(self, axis=None, keepdims=False): return _red.logsumexp(self, axis, keepdims)
+    def cumsum(self, axis=-1, reverse=False): return _red.cumsum(self, axis, reverse)
     def softmax(self, axis=-1): return _red.softmax(self, axis)
     def log_softmax(self, axis=-1): return _red.log_softmax(self, axis)
 

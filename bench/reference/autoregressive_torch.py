@@ -3,7 +3,7 @@
 Same architecture (NADE: one shared sigmoid layer, W ~ U(+-1/sqrt(n)), V ~ U(+-1/sqrt(H)), zero biases;
 MADE: masked ReLU MLP with PyTorch's default Linear init, which minigen's Linear copies, and the same pool
 of mask sets built from the same seed), the same split and batches (minigen's DataLoader with the run's
-seed), Adam with the zoo run's learning rate, batch size and number of steps (read from the model's
+seed), Adam with the zoo run's learning rate, batch size and number of steps (read from bench/zoo.py's ZOO_RUNS
 `zoo_run`, so the budgets cannot drift apart), and the same evaluation: exact test NLL in nats per image on
 the 300 test digits (MADE: the log-mean-exp ensemble over its first `ensemble` orderings).
 
@@ -16,6 +16,7 @@ and bench/results/autoregressive_side_by_side.json (both implementations, per se
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one thread each: a fair, quiet comparison on a shared box
 
@@ -33,6 +34,9 @@ import minigen as mg  # noqa: E402
 import minigen.models as models  # noqa: E402
 from minigen import trainer  # noqa: E402
 from minigen.data import DataLoader, load_digits  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # bench/, for the zoo table
+from zoo import ZOO_RUNS  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "..", "results")
@@ -95,8 +99,8 @@ class MADE(nn.Module):
 
 def config(name: str) -> tuple[dict, int]:
     """The zoo run's full model options and number of steps."""
-    cls = models.model_class(name)
-    return {**cls.default_config("digits"), **cls.zoo_run.get("set", {})}, int(cls.zoo_run["steps"])
+    run = ZOO_RUNS[name][0]
+    return {**models.model_class(name).default_config("digits"), **run.get("set", {})}, int(run["steps"])
 
 
 def run_torch(name: str, seed: int) -> dict:

@@ -35,6 +35,7 @@ def _ops() -> dict[str, tuple[Callable, list, bool]]:
         "max": (lambda x: x.max(axis=0), [((3, 4), "distinct")], False),
         "var": (lambda x: x.var(axis=1), [((3, 4), "real")], True),
         "logsumexp": (lambda x: x.logsumexp(axis=1), [((3, 4), "real")], True),
+        "cumsum": (lambda x: x.cumsum(axis=1), [((3, 4), "real")], True),
         "softmax": (lambda x: F.softmax(x, axis=1), [((3, 4), "real")], True),
         "log_softmax": (lambda x: F.log_softmax(x, axis=1), [((3, 4), "real")], True),
         "getitem": (lambda x: x[np.array([0, 2, 0]), 1:], [((3, 4), "real")], False),
