@@ -3,8 +3,8 @@
 Same architecture (NADE: one shared sigmoid layer, W ~ U(+-1/sqrt(n)), V ~ U(+-1/sqrt(H)), zero biases;
 MADE: masked ReLU MLP with PyTorch's default Linear init, which minigen's Linear copies, and the same pool
 of mask sets built from the same seed), the same split and batches (minigen's DataLoader with the run's
-seed), Adam with the zoo run's learning rate, batch size and number of steps (read from bench/zoo.py's ZOO_RUNS
-`zoo_run`, so the budgets cannot drift apart), and the same evaluation: exact test NLL in nats per image on
+seed), Adam with the zoo run's learning rate, batch size and number of steps (read from bench/zoo.py's ZOO_RUNS,
+so the budgets cannot drift apart), and the same evaluation: exact test NLL in nats per image on
 the 300 test digits (MADE: the log-mean-exp ensemble over its first `ensemble` orderings).
 
     python bench/reference/autoregressive_torch.py                  # nade and made, seeds 0 1 2
