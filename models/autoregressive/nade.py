@@ -7,7 +7,7 @@ Both share one hidden layer across the n conditionals: the pre-activation of con
 so all n of them come from one exclusive cumulative sum over d of W[:, d] x_d (F.cumsum): O(H n) per image
 instead of O(H n^2). NADE: p(x_d = 1 | x_<d) = sigmoid(b_d + V_d . sigmoid(a_d)). RNADE: p(x_d | x_<d) is a mixture
 of K Gaussians whose weights, means and log-scales are linear in h_d = relu(rho_d a_d).
-Sampling keeps a_d as a running sum (O(H) per pixel), which the DESIGN's sampler pitfall asks for.
+Sampling keeps a_d as a running sum (O(H) per pixel), which the design's sampler pitfall asks for (docs/design.md).
 """
 from __future__ import annotations
 
