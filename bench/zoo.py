@@ -82,16 +82,42 @@ def run_key(name: str, k: int, run: dict) -> str:
     return name if k == 0 else f"{name}@{run.get('tag', run.get('data', 'digits'))}"
 
 
+def single_threaded() -> dict:
+    """The environment of a zoo run: one BLAS/OpenMP thread, since a threaded BLAS sums in another order
+    and the numbers then stop reproducing to the last digit."""
+    return {**os.environ, **{v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+
+
+def machine() -> str:
+    """Architecture, CPU model, widest SIMD level and cores: NumPy's float32 transcendentals (np.power in
+    batch norm's backward, tanh, exp) differ in the last bits between AVX2 and AVX-512 code paths."""
+    model, flags = platform.processor() or "", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and not model:
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    simd = next((s for s in ("avx512f", "avx2", "avx", "sse2") if s in flags), "")
+    return " ".join(p for p in (platform.machine(), model, simd, f"{os.cpu_count()} cores") if p)
+
+
 def run_one(name: str, run: dict, key: str | None = None) -> dict:
     out = os.path.join("runs", "zoo", key or name)
     cmd = command(name, run, out)
     print(f"[zoo] {cmd}", flush=True)
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "minigen", *shlex.split(cmd)[1:]], check=True)
+    subprocess.run([sys.executable, "-m", "minigen", *shlex.split(cmd)[1:]], check=True, env=single_threaded())
     seconds = time.perf_counter() - t0
     with open(os.path.join(out, "metrics.json")) as f:
         metrics = json.load(f)
-    return {"data": run.get("data", "digits"), "command": cmd, "seconds": round(seconds, 1), "metrics": metrics}
+    return {"data": run.get("data", "digits"), "command": cmd, "seconds": round(seconds, 1), "metrics": metrics,
+            "machine": machine()}
 
 
 def table(entries: dict) -> str:
@@ -129,7 +155,7 @@ def main() -> None:
             fresh = json.load(f)
     fresh["models"].update({key: zoo["models"][key] for key in done})
     zoo = fresh
-    zoo["machine"] = f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores".strip()
+    zoo["machine"] = machine()
     zoo["versions"] = {"minigen": minigen.__version__, "numpy": np.__version__,
                        "python": platform.python_version()}
     os.makedirs(RESULTS, exist_ok=True)
