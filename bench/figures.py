@@ -181,8 +181,8 @@ def zoo_figures(runs: str = "runs/zoo", out: str = "docs/images") -> list:
     if have("cgan"):
         written.append(class_rows_figure(load_run(os.path.join(runs, "cgan")),
                                          os.path.join(out, "gan-cgan-by-class.png")))
-    if have("cgan@words"):
-        written.append(load_run(os.path.join(runs, "cgan@words")).sample_figure(
+    if have("cgan-words"):
+        written.append(load_run(os.path.join(runs, "cgan-words")).sample_figure(
             os.path.join(out, "gan-cgan-words.png")))
     return written
 

@@ -5,8 +5,7 @@
 
 The runs are the table ZOO_RUNS below (the models keep only their defaults): a registry name -> a list of
 runs {"data", "steps", "set": {option: value}, "seed"}, recorded as NAME for the first, NAME@data (or NAME@tag
-when a run has a "tag") for the others; a run with a "model" trains that registry name instead (cgan@words is
-the cgan-words model); `--only gan@ring8` reruns one of them. Each run is the
+when a run has a "tag") for the others; `--only gan@ring8` reruns one of them. Each run is the
 `minigen train` command recorded in the JSON, so the numbers reproduce exactly. PyTorch
 reference numbers, where bench/reference/ has an implementation, are read from
 bench/results/reference.json ({name: {metric: value, ...}}). Writes bench/results/zoo.json and a
@@ -55,15 +54,15 @@ ZOO_RUNS: dict[str, list] = {
     "gumbel-vae": [_run(6000)],
     "ladder-vae": [_run(4000)],
     **{name: [_run(d), _run(r, "ring8"), _run(g, "grid25")] for name, (d, r, g) in GAN_STEPS.items()},
-    "cgan": [_run(3000), {**_run(3000), "tag": "words", "model": "cgan-words"}, _run(5000, "ring8"),
-             _run(5000, "grid25")],
+    "cgan-words": [_run(3000)],
+    "cgan": [_run(3000), _run(5000, "ring8"), _run(5000, "grid25")],
 }
 
 
 
 def command(name: str, run: dict, out: str) -> str:
-    """The `minigen train` command of a run of `name` (or of the registry name in the run's "model")."""
-    parts = ["minigen", "train", run.get("model", name), "--data", run.get("data", "digits"), "--steps",
+    """The `minigen train` command of a run of `name`."""
+    parts = ["minigen", "train", name, "--data", run.get("data", "digits"), "--steps",
              str(run["steps"]), "--seed", str(run.get("seed", 0)), "--out", out, "--no-progress"]
     for k, v in sorted(run.get("set", {}).items()):
         parts += ["--set", f"{k}={json.dumps(v)}"]
