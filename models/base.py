@@ -32,6 +32,7 @@ class GenerativeModel(nn.Module):
     datasets: tuple = ("digits",)
     binarize: str | None = "static"  # "static" | "dynamic" | None (the 17 gray levels)
     conditional = False  # batches are (x, y) and sample() needs y when True
+    num_classes = 10  # the labels y of a conditional model lie in 0..num_classes-1
     value_range: tuple | None = None  # the range of sample() values for image grids (None: their min/max)
     registry_name: str | None = None  # set by minigen.models.create
     event_shape: tuple = DIGITS_SHAPE  # the shape of one sample: sample(n) returns (n, *event_shape)
@@ -121,9 +122,8 @@ class GenerativeModel(nn.Module):
         if values.dtype.kind not in "iu":
             raise TypeError(f"{self.name}.sample: y must hold integer labels, got dtype {values.dtype}")
         values = np.broadcast_to(values.astype(np.int64), (n,))
-        classes = getattr(self, "num_classes", 10)
-        if len(values) and (values.min() < 0 or values.max() >= classes):
-            raise ValueError(f"{self.name}.sample: labels must lie in 0..{classes - 1}, got "
+        if len(values) and (values.min() < 0 or values.max() >= self.num_classes):
+            raise ValueError(f"{self.name}.sample: labels must lie in 0..{self.num_classes - 1}, got "
                              f"{values.min()}..{values.max()}")
         return mg.tensor(values, device=self.device)
 

@@ -46,7 +46,6 @@ class GANModel(GenerativeModel):
     binarize = None
     value_range = (0.0, 1.0)
     loss_kind = "non-saturating"
-    num_classes = 10  # the labels of a conditional GAN are 0..num_classes-1
 
     def __init__(self, data: str = "digits", lr: float = 2e-4, batch_size: int = 64, n_critic: int = 1,
                  loss: str | None = None, decay_steps: int | None = 0):

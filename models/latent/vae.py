@@ -170,8 +170,6 @@ class VAE(VariationalModel):
     """Gaussian encoder q(z|x) = N(mu(x), diag sigma(x)^2), prior N(0, I), Bernoulli (binary pixels) or
     Gaussian (dequantized gray levels) decoder; MLPs D -> h -> h -> 2Z and Z -> h -> h -> D."""
 
-    num_classes = 10
-
     @classmethod
     def default_config(cls, data: str) -> dict:
         return {"lr": 1e-3, "batch_size": 64, "latent": 16, "hidden": 256, "likelihood": "bernoulli",
