@@ -15,12 +15,12 @@ from typing import Callable
 
 import numpy as np
 
-from . import backend
-from .autograd import Tensor, as_tensor
-from .functional import one_hot
-from .ops.elementwise import erfc, log, sigmoid, softplus
-from .ops.reduction import logsumexp, softmax
-from .ops.shape import broadcast_to
+from .. import backend
+from ..autograd import Tensor, as_tensor
+from ..functional import one_hot
+from ..ops.elementwise import erfc, log, sigmoid, softplus
+from ..ops.reduction import logsumexp, softmax
+from ..ops.shape import broadcast_to
 
 __all__ = ["Distribution", "Normal", "Bernoulli", "Categorical", "OneHotCategorical", "RelaxedOneHotCategorical", "kl_divergence",
            "register_kl", "gumbel", "gumbel_max"]
