@@ -10,6 +10,7 @@ The reverse sweep itself (`backward`, `grad`) is minigen/engine.py.
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 import weakref
 from typing import Callable, Sequence
@@ -173,6 +174,10 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same values, cut from the graph."""
         return Tensor._make(self.data)
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory, in the graph (d clone(x) = dx)."""
+        return _ew.Clone.apply(self)
 
     def to(self, device: str) -> Tensor:
         """A copy on `device` ("cpu" or "cuda"); differentiable."""
@@ -559,3 +564,7 @@ def _cast(x: Tensor, dtype) -> Tensor:
 # methods look them up at call time.
 from .ops import elementwise as _ew, linalg as _linalg, reduction as _red, shape as _shape  # noqa: E402
 from .engine import backward, grad  # noqa: E402
+from . import autograd_functional as functional  # noqa: E402
+
+# `import minigen.autograd.functional` finds this module under that name, as `import os.path` does
+sys.modules[__name__ + ".functional"] = functional

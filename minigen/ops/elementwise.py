@@ -89,6 +89,16 @@ class Maximum(Function):
 
 # -------------------------------------------------------------------------------------------- unary
 
+class Clone(Function):
+    """A copy with its own memory; d clone(x) = dx."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
 class Neg(Function):
     """d(-x) = -dx."""
 
@@ -312,6 +322,10 @@ def maximum(a, b) -> Tensor:
 
 def minimum(a, b) -> Tensor:
     return Maximum.apply(a, b, minimum=True)
+
+
+def clone(x) -> Tensor:
+    return Clone.apply(x)
 
 
 def neg(x) -> Tensor:
