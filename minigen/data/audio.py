@@ -1,10 +1,13 @@
-"""Generated audio with known structure (for WaveNet and WaveGAN) and mu-law companding.
+"""Generated audio with known structure (for WaveNet and WaveGAN), mu-law companding, .wav files (the
+standard library's `wave`, 16-bit mono PCM) and log-power spectrograms.
 
 Each clip is one periodic waveform, a*shape(2 pi f t + phase), with its shape (sine, square, sawtooth,
 triangle), frequency f, amplitude a and phase drawn at random: a model's samples can be checked against
 that structure (e.g. the spectrum's single peak for sines).
 """
 from __future__ import annotations
+
+import wave
 
 import numpy as np
 
@@ -56,3 +59,36 @@ def mu_law_decode(q, mu: int = 255, dtype=np.float32) -> np.ndarray:
     """Inverse of mu_law_encode: y = 2 q / mu - 1, x = sign(y) ((1 + mu)^|y| - 1) / mu."""
     y = 2 * np.asarray(q, dtype=np.float64) / mu - 1
     return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu).astype(dtype)
+
+
+def save_wav(path: str, clip, sample_rate: int = 8000) -> str:
+    """Write a mono clip in [-1, 1] (any shape with one non-singleton axis) as 16-bit PCM: round(32767 x)."""
+    x = np.asarray(clip, dtype=np.float64).reshape(-1)
+    pcm = np.rint(np.clip(x, -1.0, 1.0) * 32767).astype("<i2")
+    with wave.open(path, "wb") as f:
+        f.setnchannels(1)
+        f.setsampwidth(2)
+        f.setframerate(int(sample_rate))
+        f.writeframes(pcm.tobytes())
+    return path
+
+
+def load_wav(path: str) -> tuple[np.ndarray, int]:
+    """(clip (length,) float32 in [-1, 1], sample rate) of a 16-bit mono .wav file."""
+    with wave.open(path, "rb") as f:
+        if f.getnchannels() != 1 or f.getsampwidth() != 2:
+            raise ValueError(f"load_wav: {path} has {f.getnchannels()} channels of {8 * f.getsampwidth()} "
+                             "bits; expected 16-bit mono")
+        rate, frames = f.getframerate(), f.readframes(f.getnframes())
+    return (np.frombuffer(frames, "<i2") / 32767).astype(np.float32), rate
+
+
+def log_spectrogram(clips, n_fft: int = 256, hop: int = 128, eps: float = 1e-6) -> np.ndarray:
+    """log(|STFT|^2 + eps) with a Hann window: (..., frames, n_fft // 2 + 1) for clips (..., length);
+    frame j covers samples j hop .. j hop + n_fft - 1 (no padding)."""
+    x = np.asarray(clips, dtype=np.float64)
+    if x.shape[-1] < n_fft:
+        raise ValueError(f"log_spectrogram: clips of length {x.shape[-1]} are shorter than n_fft={n_fft}")
+    starts = np.arange(0, x.shape[-1] - n_fft + 1, hop)
+    frames = x[..., starts[:, None] + np.arange(n_fft)] * np.hanning(n_fft)
+    return np.log(np.abs(np.fft.rfft(frames, axis=-1)) ** 2 + eps)
