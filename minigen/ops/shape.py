@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import backend
+from .. import autograd, backend
 from ..autograd import Function, Tensor, as_tensor
 
 
@@ -169,10 +169,21 @@ class Pad(Function):
 
 # ----------------------------------------------------------------------------------- the functions
 
+def _unchanged(x: Tensor, op: type, **params) -> Tensor:
+    """A reshape/transpose/broadcast that changes nothing is still a new Tensor, never `x` itself.
+
+    While a graph is recorded through x it is its own node (`op`), since a gradient with respect to it,
+    its hooks and retain_grad must not reach x; otherwise nobody can observe a node, and it is a new
+    Tensor on the same array (a view, as in PyTorch), without one."""
+    if x._requires_grad and autograd._grad_enabled:
+        return op.apply(x, **params)
+    return Tensor._make(x.data)
+
+
 def reshape(x, *shape) -> Tensor:
     shape = _normalize_shape(shape)
     if tuple(x.shape) == shape:
-        return x
+        return _unchanged(x, Reshape, shape=shape)
     return Reshape.apply(x, shape=shape)
 
 
@@ -183,7 +194,7 @@ def transpose(x, *axes) -> Tensor:
         raise ValueError(f"transpose: axes {axes} are not a permutation of {x.ndim} axes (shape {x.shape})")
     axes = tuple(a % x.ndim for a in axes)
     if axes == tuple(range(x.ndim)):
-        return x
+        return _unchanged(x, Transpose, axes=axes)
     return Transpose.apply(x, axes=axes)
 
 
@@ -196,7 +207,7 @@ def swapaxes(x, a: int, b: int) -> Tensor:
 def broadcast_to(x, shape) -> Tensor:
     shape = tuple(shape)
     if x.shape == shape:
-        return x
+        return _unchanged(x, BroadcastTo, shape=shape)
     try:
         return BroadcastTo.apply(x, shape=shape)
     except ValueError:
@@ -204,7 +215,8 @@ def broadcast_to(x, shape) -> Tensor:
 
 
 def sum_to(x: Tensor, shape) -> Tensor:
-    """Sum `x` down to `shape` (the inverse of broadcasting `shape` to x.shape)."""
+    """Sum `x` down to `shape` (the inverse of broadcasting `shape` to x.shape). For backward formulas,
+    where nobody holds the result but the engine: when the shapes agree it is `x` itself, no node."""
     if x.data.shape == shape:
         return x
     return SumTo.apply(x, shape=tuple(shape))

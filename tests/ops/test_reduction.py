@@ -103,11 +103,12 @@ def test_mean_of_float32_stays_float32():
     assert mg.ones(3, 4).var().dtype == np.float32
 
 
-def test_cumsum_default_axis_and_a_scalar_is_a_clear_error():
+def test_cumsum_default_axis_and_the_0d_rule():
     x = mg.tensor(np.arange(6.0).reshape(2, 3))
     np.testing.assert_array_equal(F.cumsum(x).numpy(), [[0, 1, 3], [3, 7, 12]])
     np.testing.assert_array_equal(F.cumsum(x, 0, reverse=True).numpy(), [[3, 5, 7], [3, 4, 5]])
-    with pytest.raises(ValueError, match="cumsum: needs a tensor with at least one axis"):
-        F.cumsum(mg.tensor(1.0))
-    with pytest.raises(ValueError, match="axis 2 is out of bounds"):
+    assert F.cumsum(mg.tensor(1.5)).item() == 1.5  # a 0-d tensor's one implicit axis (tests/test_graphs_edge_cases.py)
+    with pytest.raises(ValueError, match="cumsum: axis 1 is out of bounds"):
+        F.cumsum(mg.tensor(1.0), 1)
+    with pytest.raises(ValueError, match="cumsum: axis 2 is out of bounds"):
         F.cumsum(x, 2)
