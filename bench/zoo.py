@@ -56,6 +56,7 @@ ZOO_RUNS: dict[str, list] = {
     **{name: [_run(d), _run(r, "ring8"), _run(g, "grid25")] for name, (d, r, g) in GAN_STEPS.items()},
     "cgan-words": [_run(3000)],
     "cgan": [_run(3000), _run(5000, "ring8"), _run(5000, "grid25")],
+    "wavenet": [_run(1200, "tones", window=512)],
 }
 
 

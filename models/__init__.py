@@ -19,6 +19,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "nade": ("autoregressive.nade", "NADE"),
     "rnade": ("autoregressive.nade", "RNADE"),
     "made": ("autoregressive.made", "MADE"),
+    "wavenet": ("autoregressive.wavenet", "WaveNet"),
     "gan": ("gan.gan", "GAN"),
     "cgan": ("gan.cgan", "CGAN"),
     "cgan-words": ("gan.cgan_words", "CGANWords"),

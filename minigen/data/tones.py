@@ -153,7 +153,8 @@ def load_tones(split: str = "train", length: int = CLIP_LENGTH) -> Tones:
 
 
 class ToneWindows:
-    """An endless, resumable stream of training windows (x (B, 1, window) float32, y (B,) int64) from a split.
+    """An endless, resumable stream of training windows (x (B, 1, window) float32, y (B,) int64) from the
+    first `length` samples of a split's clips.
 
     Batch k draws its clips and offsets from default_rng(SeedSequence([seed, k])): uniform clip indices and,
     when `random_offset`, a uniform start in 0..length - window (else every window starts at sample 0).
@@ -161,9 +162,10 @@ class ToneWindows:
 
     def __init__(self, split: str, batch_size: int, window: int, seed: int = 0, random_offset: bool = True,
                  length: int = CLIP_LENGTH):
-        if not 1 <= window <= length:
-            raise ValueError(f"ToneWindows: window must lie in 1..{length} (the clip length), got {window}")
-        self.data = load_tones(split, length)
+        self.length = min(int(length), CLIP_LENGTH)
+        if not 1 <= window <= self.length:
+            raise ValueError(f"ToneWindows: window must lie in 1..{self.length} (the clip length), got {window}")
+        self.data = load_tones(split)
         self.batch_size, self.window, self.seed = int(batch_size), int(window), seed
         self.random_offset, self.index = random_offset, 0
 
@@ -173,7 +175,7 @@ class ToneWindows:
             rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.index]))
             self.index += 1
             rows = rng.integers(len(clips), size=self.batch_size)
-            high = clips.shape[-1] - self.window + 1
+            high = self.length - self.window + 1
             starts = rng.integers(high, size=self.batch_size) if self.random_offset else np.zeros(self.batch_size, int)
             x = clips[rows[:, None], 0, starts[:, None] + np.arange(self.window)][:, None]
             yield Tensor(np.ascontiguousarray(x)), Tensor(self.data.labels[rows])
