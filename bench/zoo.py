@@ -64,7 +64,7 @@ ZOO_RUNS: dict[str, list] = {
 def command(name: str, run: dict, out: str) -> str:
     """The `minigen train` command of a run of `name`."""
     parts = ["minigen", "train", name, "--data", run.get("data", "digits"), "--steps",
-             str(run["steps"]), "--seed", str(run.get("seed", 0)), "--out", out, "--no-progress"]
+             str(run["steps"]), "--seed", str(run.get("seed", 0)), "--out", out, "--overwrite", "--no-progress"]
     for k, v in sorted(run.get("set", {}).items()):
         parts += ["--set", f"{k}={json.dumps(v)}"]
     return " ".join(shlex.quote(p) for p in parts)

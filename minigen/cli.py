@@ -1,20 +1,43 @@
-"""The `minigen` command: list, train, sample, eval, gradcheck, bench.
+"""The `minigen` command: list, info, train, eval, sample, gradcheck, bench.
 
     minigen train nade --data digits --steps 2000 --out runs/nade
     minigen eval nade --from runs/nade          # the metrics as JSON on the last line
 
 Bad names, missing files and bad flags print one line `minigen: error: ...` and exit with status 2
-(set MINIGEN_DEBUG=1 for the traceback).
-This is the one place in minigen/ that reads the model registry (minigen.models), and only when a
-command needs it.
+(set MINIGEN_DEBUG=1 for the traceback); Ctrl-C during training saves a checkpoint and exits with 130.
+The run-folder rules (refusals, --resume, --overwrite) are in minigen/run_folder.py, the options and
+their types in minigen/model_options.py. This is the one place in minigen/ that reads the model registry
+(minigen.models), and only when a command needs it.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shlex
 import subprocess
 import sys
+
+from . import __version__, backend, run_folder, trainer
+from .model_options import OptionError, about_overrides, info_text, list_text, parse_sets
+
+DEFAULT_STEPS = 1000
+DEFAULT_THREADS = 1
+
+EPILOG = """\
+exit status: 0 done; 1 a gradient check failed; 2 an error (one line `minigen: error: ...`;
+MINIGEN_DEBUG=1 shows the traceback); 130 interrupted by Ctrl-C (training saves its checkpoint first).
+
+run folders: `train --out DIR` refuses a DIR that already holds a run; go on with --resume (continue it
+with its own options: only --steps, --device and the display flags may be given anew), a new --out, or
+--overwrite (replace it). Nothing in DIR changes until the first training step is done, so a refused or
+failed start leaves DIR as it was. Ctrl-C stops between two steps, saves checkpoint.npz at that step and
+prints how to resume; the resumed run is bit-for-bit the uninterrupted one on the CPU.
+
+threads: train, eval and sample use one BLAS thread by default (--threads N to change): these matrices
+are small, and on a busy 2-core machine more threads made runs slower, not faster (README).
+`minigen info NAME` lists a model's options with defaults and types, its data sets, metrics and paper."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,139 +49,253 @@ class _CliError(Exception):
     pass
 
 
+def _positive(kind, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expects {what}, got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"expects {what}, got {text}")
+        return value
+    return parse
+
+
+_STEPS = _positive(int, "a positive number of steps")
+_COUNT = _positive(int, "a positive integer")
+_RATE = _positive(float, "a positive number")
+
+
+def _add_compute(p, device: bool = True) -> None:
+    if device:
+        p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to run (default: cpu)")
+    p.add_argument("--threads", type=_COUNT, default=DEFAULT_THREADS, metavar="N",
+                   help=f"BLAS threads (default: {DEFAULT_THREADS}; see `minigen --help`)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="minigen", description="Train, sample and evaluate minigen's generative models.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("list", help="models and data sets")
+    p = _Parser(prog="minigen", description="Train, sample and evaluate minigen's generative models.",
+                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"minigen {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    sub.add_parser("list", help="every model and the data sets it trains on")
+    i = sub.add_parser("info", help="a model's paper, data sets, options (defaults, types) and metrics")
+    i.add_argument("name", help="a registered model (minigen list)")
+    i.add_argument("--data", help="show the options for this data set (default: the model's first)")
 
-    t = sub.add_parser("train", help="train a model and write checkpoint, metrics, samples and curves")
-    t.add_argument("name")
-    t.add_argument("--data", default="digits")
-    t.add_argument("--steps", type=int, default=1000)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--lr", type=float)
-    t.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", required=True)
-    t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    t.add_argument("--tensorboard", action="store_true", help="also log TensorBoard events (tensorboardX)")
-    t.add_argument("--no-progress", action="store_true")
+    t = sub.add_parser("train", help="train a model; writes run.json, checkpoint, metrics, samples, curves")
+    t.add_argument("name", help="a registered model (minigen list)")
+    t.add_argument("--out", required=True, metavar="DIR", help="the run folder (required)")
+    t.add_argument("--data", help="data set (default: the model's first, digits; `minigen info NAME`)")
+    t.add_argument("--steps", type=_STEPS, metavar="N",
+                   help=f"optimizer steps in all, counted from 0 (default: {DEFAULT_STEPS}; with --resume the "
+                        "run's own target)")
+    t.add_argument("--seed", type=int, help="seed of the parameters, data order and noise (default: 0)")
+    t.add_argument("--lr", type=_RATE, help="learning rate (default: the model's, `minigen info NAME`)")
+    t.add_argument("--batch-size", type=_COUNT, metavar="B", help="batch size (default: the model's)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a model option, e.g. --set hidden=200 (repeatable)")
+                   help="override a model option, e.g. --set hidden=200 (repeatable; `minigen info NAME`)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="replace the run in --out")
+    _add_compute(t)
+    t.add_argument("--tensorboard", action="store_true", help="also log TensorBoard events (tensorboardX)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    for name, text in (("sample", "write a grid of samples from a trained model"),
+    for name, text in (("sample", "draw samples from a trained model: a picture and an .npz of exactly --n"),
                        ("eval", "print a trained model's metrics (JSON on the last line)")):
         s = sub.add_parser(name, help=text)
-        s.add_argument("name")
-        s.add_argument("--from", dest="source", required=True, help="the --out folder of a training run")
-        s.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("name", help="the model of the run")
+        s.add_argument("--from", dest="source", required=True, metavar="DIR", help="the --out folder of a run")
         if name == "sample":
-            s.add_argument("--n", type=int, default=64)
-            s.add_argument("--out", default=None, help="image path (default: FROM/samples-SEED.png)")
+            s.add_argument("--n", type=_COUNT, default=64, help="number of samples (default: 64)")
+            s.add_argument("--seed", type=int, default=0, help="seed of the draws (default: 0)")
+            s.add_argument("--out", default=None, metavar="PNG",
+                           help="picture path (default: DIR/samples-SEED.png); the samples go beside it as .npz")
         else:
-            s.add_argument("--split", choices=["train", "valid", "test"], default="test")
+            s.add_argument("--split", choices=["train", "valid", "test"], default="test",
+                           help="the split to measure (default: test); names say it: test_nll, valid_nll")
+            s.add_argument("--seed", type=int, default=trainer.EVAL_SEED,
+                           help=f"seed of the evaluation's random draws (default: {trainer.EVAL_SEED}, as for "
+                                "metrics.json)")
+        _add_compute(s)
 
     g = sub.add_parser("gradcheck", help="run the gradient checks of one op or layer and print the report")
     g.add_argument("op", help="an op or layer name, or 'all'")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0, help="(default: 0)")
 
     b = sub.add_parser("bench", help="run a benchmark script from bench/ (needs a source checkout)")
     b.add_argument("script", help="e.g. overhead, kernels, zoo")
-    b.add_argument("args", nargs=argparse.REMAINDER)
+    b.add_argument("args", nargs=argparse.REMAINDER, help="passed to the script (e.g. --help)")
     return p
 
 
-def _config(args) -> tuple[str, dict]:
-    """The run's model options: saved ones (for sample/eval), else --set/--lr/--batch-size overrides."""
-    overrides = {}
-    for item in args.set:
-        if "=" not in item:
-            raise _CliError(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            overrides[key] = json.loads(value)
-        except json.JSONDecodeError:
+# ------------------------------------------------------------------------------------------ training
+
+def _overrides(cls, args, data: str) -> dict:
+    """--set, --lr and --batch-size as model options, checked against the model's options and types."""
+    overrides = parse_sets(cls, args.name, data, args.set)
+    for key, value in (("lr", args.lr), ("batch_size", args.batch_size)):
+        if value is not None:
             overrides[key] = value
-    if args.lr is not None:
-        overrides["lr"] = args.lr
-    if args.batch_size is not None:
-        overrides["batch_size"] = args.batch_size
-    return args.data, overrides
+    return overrides
 
 
-def _load_run(args):
+def _resumed_options(cls, args, run: dict) -> tuple[str, dict, int]:
+    """(data, config, seed) of the run being resumed; flags that would change it are refused."""
+    differ = []
+    if args.data is not None and args.data != run["data"]:
+        differ.append(f"--data {args.data} (the run's: {run['data']})")
+    if args.seed is not None and args.seed != run.get("seed", 0):
+        differ.append(f"--seed {args.seed} (the run's: {run.get('seed', 0)})")
+    for key, value in _overrides(cls, args, run["data"]).items():
+        if run["config"].get(key) != value:
+            differ.append(f"{key}={json.dumps(value)} (the run's: {json.dumps(run['config'].get(key))})")
+    if differ:
+        raise _CliError(f"--resume: {args.out} was trained with other options: {'; '.join(differ)}; drop them to "
+                        "continue the run as it was, or train into a new --out")
+    return run["data"], run["config"], run.get("seed", 0)
+
+
+def _prepare(cls, args, data: str, config: dict, overrides: dict, seed: int, steps: int):
+    """The model and its Training, built in memory; an error names the --set values it was built with."""
     import minigen.models as models
-    from . import trainer
 
-    path = os.path.join(args.source, "run.json")
-    if not os.path.exists(path):
-        raise _CliError(f"{args.source} holds no training run (run.json missing)")
-    with open(path) as f:
-        run = json.load(f)
-    if run["name"] != args.name:
-        raise _CliError(f"{args.source} holds a {run['name']!r} run, not {args.name!r}")
-    model = models.create(args.name, data=run["data"], **run["config"])
-    trainer.load_model(model, args.source, args.device)
-    model.eval()
-    return model
+    try:
+        model = models.create(args.name, data=data, **config)
+        return model, trainer.Training(model, steps, args.out, seed=seed, device=args.device, resume=args.resume)
+    except (ValueError, TypeError, RuntimeError) as e:
+        if not overrides or isinstance(e, (trainer.CheckpointMismatch, run_folder.RunFolderError)):
+            raise
+        raise _CliError(f"{args.name} refused {about_overrides(cls, data, overrides)}: {e}") from e
+
+
+def _train(args) -> None:
+    import minigen.models as models
+
+    cls = models.model_class(args.name)
+    run_folder.check_folder(args.out)
+    if args.resume and args.overwrite:
+        raise _CliError("--resume continues the run in --out and --overwrite replaces it: give one of them")
+    if args.device == "cuda" and not backend.cuda_is_available():
+        raise _CliError("--device cuda: no GPU is available here (CuPy missing or no device); use --device cpu")
+    command = shlex.join(["minigen", *args.argv])
+    if args.resume:
+        run = run_folder.run_for_resume(args.out, args.name)
+        data, config, seed = _resumed_options(cls, args, run)
+        overrides, steps = {}, args.steps or run.get("steps")
+        if steps is None:
+            raise _CliError(f"--resume: {args.out}/run.json records no target; give --steps")
+        done = trainer.checkpoint_step(args.out)
+        if steps <= done:
+            raise _CliError(f"--resume: {args.out} is already at step {done}; --steps counts from 0, so ask for "
+                            f"more than {done} (e.g. --steps {2 * done})")
+        record = {**run, "steps": steps, "resumed": [*run.get("resumed", []), command]}
+    else:
+        existing = run_folder.read_run(args.out)
+        if existing is not None and not args.overwrite:
+            run_folder.refuse_new_run(args.out, args.name, existing)
+        data = args.data or cls.datasets[0]
+        if data not in cls.datasets:
+            raise _CliError(f"--data {data}: {args.name} trains on {', '.join(cls.datasets)} (minigen info "
+                            f"{args.name}; minigen list)")
+        overrides = _overrides(cls, args, data)
+        config, seed, steps = overrides, 0 if args.seed is None else args.seed, args.steps or DEFAULT_STEPS
+        record = {"name": args.name, "data": data, "config": {**cls.default_config(data), **overrides},
+                  "seed": seed, "steps": steps, "command": command}
+    model, training = _prepare(cls, args, data, config, overrides, seed, steps)
+    try:
+        history = training.run(progress=not args.no_progress, tensorboard=args.tensorboard,
+                               on_start=lambda: run_folder.start(args.out, record, overwrite=args.overwrite))
+    except trainer.Interrupted as stop:
+        print(_interrupted(stop, args), file=sys.stderr)
+        sys.exit(130)
+    print(json.dumps(_write_outputs(model, history, args.out)))
+
+
+def _interrupted(stop, args) -> str:
+    again = f"minigen train {args.name} --out {args.out} --resume"
+    if stop.saved:
+        return (f"minigen: interrupted at step {stop.step} of {stop.steps}; checkpoint saved at step {stop.step} "
+                f"in {stop.path}; continue with: {again}")
+    if stop.checkpoint_step is None:
+        return f"minigen: interrupted at step {stop.step} of {stop.steps} (second Ctrl-C): no checkpoint was saved"
+    return (f"minigen: interrupted at step {stop.step} of {stop.steps} (second Ctrl-C, not saved); the checkpoint "
+            f"holds step {stop.checkpoint_step}; continue with: {again}")
 
 
 def _write_outputs(model, history, out: str) -> dict:
     from . import viz
 
-    metrics = model.metrics("test")
-    with open(os.path.join(out, "metrics.json"), "w") as f:
-        json.dump(metrics, f, indent=2)
+    metrics = trainer.evaluate(model, "test")
+    run_folder.write_json(os.path.join(out, "metrics.json"), metrics)
     with model.evaluating():
         viz.save_samples(model, os.path.join(out, "samples.png"))
     viz.plot_curves(history.data, os.path.join(out, "curves.png"))
     return metrics
 
 
-def _train(args) -> None:
+# ---------------------------------------------------------------------------------- trained models
+
+def _load_run(args):
     import minigen.models as models
-    from . import trainer
 
-    data, overrides = _config(args)
-    model = models.create(args.name, data=data, **overrides)
-    config = {**type(model).default_config(data), **overrides}
-    with open(os.path.join(_mkdir(args.out), "run.json"), "w") as f:
-        json.dump({"name": args.name, "data": data, "config": config, "seed": args.seed,
-                   "command": "minigen " + " ".join(sys.argv[1:])}, f, indent=2)
-    history = trainer.train(model, args.steps, args.out, seed=args.seed, device=args.device,
-                            resume=args.resume, progress=not args.no_progress, tensorboard=args.tensorboard)
-    metrics = _write_outputs(model, history, args.out)
-    print(json.dumps(metrics))
-
-
-def _mkdir(path: str) -> str:
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
-def _sample(args) -> None:
-    import minigen as mg
-    from . import viz
-
-    model = _load_run(args)
-    mg.manual_seed(args.seed)
-    path = args.out or os.path.join(args.source, f"samples-{args.seed}.png")
-    with model.evaluating():
-        viz.save_samples(model, path, n=args.n)
-    print(path)
+    if args.device == "cuda" and not backend.cuda_is_available():
+        raise _CliError("--device cuda: no GPU is available here (CuPy missing or no device); use --device cpu")
+    run = run_folder.run_for_reading(args.source, args.name)
+    model = models.create(args.name, data=run["data"], **run["config"])
+    trainer.load_model(model, args.source, args.device)
+    model.eval()
+    return model
 
 
 def _eval(args) -> None:
     model = _load_run(args)
-    print(json.dumps(model.metrics(args.split)))
+    print(json.dumps(trainer.evaluate(model, args.split, seed=args.seed)))
 
+
+def _sample(args) -> None:
+    import numpy as np
+
+    import minigen as mg
+
+    from . import viz
+
+    model = _load_run(args)
+    mg.manual_seed(args.seed)
+    y = np.arange(args.n) % model.num_classes if model.conditional else None
+    with model.evaluating():
+        samples = model.sample(args.n, y).numpy()
+    path = args.out or os.path.join(args.source, f"samples-{args.seed}.png")
+    arrays = {"samples": samples} if y is None else {"samples": samples, "labels": y}
+    npz = os.path.splitext(path)[0] + ".npz"
+    np.savez(npz, **arrays)
+    if samples.ndim == 4:
+        viz.save_image_grid(samples, path, nrow=10 if model.conditional else None, value_range=model.value_range)
+        what = "an image grid"
+    elif samples.ndim == 2 and samples.shape[1] == 2 and model.data_name != "digits":
+        from .data.toys import toy_centres
+
+        viz.toy_figure(samples, toy_centres(model.data_name), path, title=f"{args.name}: {args.n} samples")
+        what = "a scatter plot"
+    else:
+        with model.evaluating():
+            viz.save_samples(model, path, n=args.n)
+        what = f"{args.name}'s own figure"
+    print(f"{len(samples)} samples of shape {tuple(samples.shape[1:])}: {npz} ({what}: {path})")
+
+
+# --------------------------------------------------------------------------------------- the rest
 
 def _list(args) -> None:
     import minigen.models as models
 
-    print("models:", " ".join(models.names()))
-    print("data:   digits ring8 grid25 moons swissroll (and MNIST-style IDX/.npz files you have)")
+    print(list_text(models.names(), models.model_class))
+
+
+def _info(args) -> None:
+    import minigen.models as models
+
+    print(info_text(args.name, models.model_class(args.name), args.data))
 
 
 def _gradcheck(args) -> None:
@@ -177,19 +314,41 @@ def _bench(args) -> None:
     sys.exit(subprocess.call([sys.executable, script, *args.args]))
 
 
-COMMANDS = {"list": _list, "train": _train, "sample": _sample, "eval": _eval, "gradcheck": _gradcheck,
-            "bench": _bench}
+COMMANDS = {"list": _list, "info": _info, "train": _train, "sample": _sample, "eval": _eval,
+            "gradcheck": _gradcheck, "bench": _bench}
+
+
+@contextlib.contextmanager
+def _threads(n: int | None):
+    """At most n BLAS/OpenMP threads inside the block (threadpoolctl); no limit when n is None."""
+    if n is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ImportError("--threads needs threadpoolctl (a dependency of minigen): pip install threadpoolctl") \
+            from None
+    with threadpool_limits(limits=n):
+        yield
 
 
 def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = _parser().parse_args(argv)
-        COMMANDS[args.command](args)
-    except (_CliError, KeyError, FileNotFoundError, ImportError, ValueError, TypeError) as e:
+        args.argv = argv
+        with _threads(getattr(args, "threads", None)):
+            COMMANDS[args.command](args)
+    except KeyboardInterrupt:  # outside a training loop: loading, preparing, evaluating, sampling
+        before = " before the first training step; the run folder is as it was" if argv[:1] == ["train"] else ""
+        print(f"minigen: interrupted{before}", file=sys.stderr)
+        sys.exit(130)
+    except (_CliError, OptionError, KeyError, OSError, ImportError, ValueError, TypeError, RuntimeError) as e:
         if os.environ.get("MINIGEN_DEBUG"):
             raise
         message = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"minigen: error: {message}", file=sys.stderr)
+        print(f"minigen: error: {' '.join(str(message).split())}", file=sys.stderr)
         sys.exit(2)
 
 

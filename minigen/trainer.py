@@ -1,16 +1,25 @@
-"""The training loop behind `minigen train`: progress bar, checkpoints, exact resume, outputs.
+"""The training loop behind `minigen train`: progress bar, checkpoints, exact resume, Ctrl-C, evaluation.
 
 The trainer calls only the model protocol (docs/design.md, "The model protocol"): `loader(split,
 batch_size, seed)`, `configure_optimizers()`, `configure_schedulers(optimizers, steps)`,
-`train_step(batch, optimizers, step) -> dict of floats` (step: the number of updates before this one), and
-`sample(n)` for TensorBoard's images. Resuming restores parameters, optimizer and scheduler state, the data
-loader's position and every random generator,
-so 10 steps + resume + 10 steps give the same parameters as 20 steps, to the last bit on the CPU.
+`train_step(batch, optimizers, step) -> dict of floats` (step: the number of updates before this one),
+`metrics(split)`, and `sample(n)` for TensorBoard's images. Resuming restores parameters, optimizer and
+scheduler state, the data loader's position and every random generator, so 10 steps + resume + 10 steps
+give the same parameters as 20 steps, to the last bit on the CPU.
+
+A run is prepared in memory first (`Training(...)`: model on its device, optimizers, loader, the checkpoint
+when resuming, the first batch), and nothing is written until its first step has completed (`run`'s
+`on_start` is called then), so a run that fails to start leaves its folder as it was. Ctrl-C is taken
+between two steps: the checkpoint is saved at the step reached and `Interrupted` (a KeyboardInterrupt)
+is raised; a second Ctrl-C stops at once without saving.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 import time
 
 import numpy as np
@@ -19,6 +28,21 @@ from . import backend
 from .serialization import load, save
 
 CHECKPOINT = "checkpoint.npz"
+EVAL_SEED = 0  # the seed of every evaluation: metrics.json at the end of training and `minigen eval`
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by Ctrl-C after `step` of `steps` steps; `saved` tells whether the checkpoint at
+    `path` holds that step (else it holds `checkpoint_step`, or there is none when that is None)."""
+
+    def __init__(self, step: int, steps: int, path: str, saved: bool, checkpoint_step: int | None):
+        super().__init__(step)
+        self.step, self.steps, self.path = step, steps, path
+        self.saved, self.checkpoint_step = saved, checkpoint_step
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint that does not fit the model it is loaded into (another model, other options)."""
 
 
 def _text(obj) -> np.ndarray:
@@ -73,77 +97,197 @@ def _to(batch, device: str):
     return batch.to(device)
 
 
+def _load_into(module, state, path: str, what: str) -> None:
+    """module.load_state_dict(state), its multi-line error turned into one CheckpointMismatch line."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, ValueError, KeyError) as e:
+        detail = "; ".join(line.strip() for line in str(e).splitlines()[1:] or [str(e)])
+        raise CheckpointMismatch(f"{path} does not fit this {what} (another model or other options?): "
+                                 f"{detail}") from None
+
+
+class Training:
+    """One run prepared in memory: `Training(model, steps, out, ...)` then `run()`. Nothing is written before
+    the first step completes; `step` is where the run stands (the checkpoint's step when resuming)."""
+
+    def __init__(self, model, steps: int, out: str, batch_size: int | None = None, seed: int = 0,
+                 device: str = "cpu", resume: bool = False, checkpoint_every: int = 500):
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise ValueError(f"train: steps must be a positive number of optimizer steps, got {steps!r}")
+        self.model, self.steps, self.out, self.seed, self.device = model, int(steps), out, seed, device
+        self.checkpoint_every = checkpoint_every
+        self.path = os.path.join(out, CHECKPOINT)
+        backend.manual_seed(seed)
+        model.to(device)
+        self.optimizers = model.configure_optimizers()
+        self.schedulers = model.configure_schedulers(self.optimizers, self.steps)
+        self.loader = model.loader("train", batch_size=batch_size, seed=seed)
+        self.history, self.step, self.checkpoint_step, self.started = History(), 0, None, False
+        if resume:
+            self._restore()
+            if self.steps < self.step:
+                raise ValueError(f"train: the checkpoint in {out} is at step {self.step}, beyond the {self.steps} "
+                                 "steps asked for")
+        self.batches = _infinite(self.loader)
+        self.first_batch = next(self.batches) if self.step < self.steps else None
+
+    def _restore(self) -> None:
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"resume: no checkpoint at {self.path}")
+        ckpt = load(self.path)
+        missing = {"model", "optimizers", "loader", "rng", "history", "step"} - set(ckpt)
+        if missing:
+            raise CheckpointMismatch(f"{self.path} is not a minigen training checkpoint (no {sorted(missing)})")
+        _load_into(self.model, ckpt["model"], self.path, self.model.name)
+        self.model.to(self.device)
+        if len(ckpt["optimizers"]) != len(self.optimizers):
+            raise CheckpointMismatch(f"{self.path} holds {len(ckpt['optimizers'])} optimizer(s), "
+                                     f"{self.model.name} has {len(self.optimizers)}")
+        for k, opt in enumerate(self.optimizers):
+            _load_into(opt, ckpt["optimizers"][str(k)], self.path, f"{self.model.name}'s optimizer {k}")
+        saved_schedulers = _untext(ckpt["schedulers"]) if "schedulers" in ckpt else []
+        for scheduler, state in zip(self.schedulers, saved_schedulers):
+            scheduler.load_state_dict(state)
+        _load_into(self.loader, ckpt["loader"], self.path, f"{self.model.name}'s data loader")
+        _set_rng_states(_untext(ckpt["rng"]))
+        self.history = History(_untext(ckpt["history"]))
+        self.step = self.checkpoint_step = int(_untext(ckpt["step"]))
+        if self.device != "cpu":  # not a replay of the noise of steps 0, 1, ...
+            backend.reseed(self.device, int(np.random.SeedSequence([self.seed, self.step]).generate_state(1)[0]))
+
+    def save_checkpoint(self) -> None:
+        save({"model": self.model.state_dict(),
+              "optimizers": {str(k): opt.state_dict() for k, opt in enumerate(self.optimizers)},
+              "schedulers": _text([scheduler.state_dict() for scheduler in self.schedulers]),
+              "loader": self.loader.state_dict(), "rng": _text(_rng_states()), "history": _text(self.history.data),
+              "step": _text(self.step)}, self.path)
+        self.checkpoint_step = self.step
+
+    def run(self, progress: bool = True, tensorboard: bool = False, on_start=None) -> History:
+        """Train up to `steps`; `on_start()` runs once, after the first step and before anything is written
+        (the run folder is created then). Ctrl-C saves the checkpoint and raises Interrupted."""
+        if tensorboard:
+            _tensorboard_class()  # a missing tensorboardX fails the start, not the first step
+        model, writer = self.model, None
+        bar = _progress_bar(self.steps, self.step, model, progress)
+        t0 = time.perf_counter()
+        model.train()
+        try:
+            with _deferred_interrupt() as interrupt:
+                try:
+                    while self.step < self.steps:
+                        batch = next(self.batches) if self.first_batch is None else self.first_batch
+                        self.first_batch = None
+                        logs = model.train_step(_to(batch, self.device), self.optimizers, self.step)
+                        for scheduler in self.schedulers:
+                            scheduler.step()
+                        self.step += 1
+                        if not self.started:
+                            self.started = True
+                            os.makedirs(self.out, exist_ok=True)
+                            if on_start is not None:
+                                on_start()
+                            if tensorboard:
+                                writer = _tensorboard_class()(os.path.join(self.out, "tensorboard"))
+                        self._log(logs, writer, bar)
+                        if self.step % self.checkpoint_every == 0 or self.step == self.steps or interrupt.hit:
+                            self.save_checkpoint()
+                        if interrupt.hit:
+                            raise Interrupted(self.step, self.steps, self.path, True, self.step)
+                except Interrupted:
+                    raise
+                except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread: mid-step
+                    raise Interrupted(self.step, self.steps, self.path, False, self.checkpoint_step) from None
+            if bar is not None:
+                bar.close()
+                bar = None
+            self.history.seconds = time.perf_counter() - t0
+            if writer is not None:
+                _log_samples(writer, model, self.step)
+        finally:
+            if bar is not None:
+                bar.close()
+            if writer is not None:
+                writer.close()
+        return self.history
+
+    def _log(self, logs: dict, writer, bar) -> None:
+        self.history.log(self.step, logs)
+        if writer is not None:
+            for k, v in logs.items():
+                writer.add_scalar(k, v, self.step)
+        if bar is not None:
+            bar.update(1)
+            if self.step % 10 == 0 or self.step == self.steps:
+                bar.set_postfix({k: f"{v:.4g}" for k, v in self.history.last(10).items()})
+
+
+class _InterruptFlag:
+    hit = False
+
+
+@contextlib.contextmanager
+def _deferred_interrupt():
+    """Inside the block the first SIGINT (Ctrl-C) only sets `.hit`, which the loop reads between steps, so
+    a checkpoint never holds half an update; the handler before it is back in place at once, so a second
+    Ctrl-C interrupts immediately. Outside the main thread signals cannot be caught: nothing changes."""
+    flag = _InterruptFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # installed outside Python: Python's own handler is the closest to put back
+        previous = signal.default_int_handler
+
+    def handler(signum, frame):
+        flag.hit = True
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def train(model, steps: int, out: str, batch_size: int | None = None, seed: int = 0, device: str = "cpu",
           resume: bool = False, checkpoint_every: int = 500, progress: bool = True,
           tensorboard: bool = False) -> History:
     """Train `model` for `steps` optimizer steps (counting from 0, or from the checkpoint when resuming)."""
-    os.makedirs(out, exist_ok=True)
+    training = Training(model, steps, out, batch_size=batch_size, seed=seed, device=device, resume=resume,
+                        checkpoint_every=checkpoint_every)
+    return training.run(progress=progress, tensorboard=tensorboard)
+
+
+def evaluate(model, split: str = "test", seed: int = EVAL_SEED) -> dict:
+    """The one evaluation path: `model.metrics(split)` with every random generator seeded by `seed` first,
+    so metrics.json at the end of training and `minigen eval` agree exactly. The names say the split:
+    test_nll on "test"; on another split test_* becomes <split>_* and every other name gets the prefix
+    (valid_nll, valid_iwae_nll)."""
     backend.manual_seed(seed)
-    model.to(device)
-    optimizers = model.configure_optimizers()
-    schedulers = model.configure_schedulers(optimizers, steps)
-    loader = model.loader("train", batch_size=batch_size, seed=seed)
-    history, step = History(), 0
+    with model.evaluating():
+        metrics = model.metrics(split)
+    if split == "test":
+        return dict(metrics)
+    return {f"{split}_{k[len('test_'):] if k.startswith('test_') else k}": v for k, v in metrics.items()}
+
+
+def checkpoint_step(out: str) -> int:
+    """The step at which the checkpoint in `out` was saved."""
     path = os.path.join(out, CHECKPOINT)
-    if resume:
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"--resume: no checkpoint at {path}")
-        ckpt = load(path)
-        model.load_state_dict(ckpt["model"])
-        model.to(device)
-        for k, opt in enumerate(optimizers):
-            opt.load_state_dict(ckpt["optimizers"][str(k)])
-        for scheduler, state in zip(schedulers, _untext(ckpt["schedulers"]) if "schedulers" in ckpt else []):
-            scheduler.load_state_dict(state)
-        loader.load_state_dict(ckpt["loader"])
-        _set_rng_states(_untext(ckpt["rng"]))
-        history = History(_untext(ckpt["history"]))
-        step = int(_untext(ckpt["step"]))
-        if device != "cpu":  # not a replay of the noise of steps 0, 1, ...
-            backend.reseed(device, int(np.random.SeedSequence([seed, step]).generate_state(1)[0]))
-    writer = _tensorboard_writer(out) if tensorboard else None
-    bar = _progress_bar(steps, step, model, progress)
-    batches = _infinite(loader)
-    started = time.perf_counter()
-    model.train()
-    while step < steps:
-        logs = model.train_step(_to(next(batches), device), optimizers, step)
-        for scheduler in schedulers:
-            scheduler.step()
-        step += 1
-        history.log(step, logs)
-        if writer is not None:
-            for k, v in logs.items():
-                writer.add_scalar(k, v, step)
-        if bar is not None:
-            bar.update(1)
-            if step % 10 == 0 or step == steps:
-                bar.set_postfix({k: f"{v:.4g}" for k, v in history.last(10).items()})
-        if step % checkpoint_every == 0 or step == steps:
-            _save_checkpoint(path, model, optimizers, schedulers, loader, history, step)
-    if bar is not None:
-        bar.close()
-    history.seconds = time.perf_counter() - started
-    if writer is not None:
-        _log_samples(writer, model, step)
-        writer.close()
-    return history
-
-
-def _save_checkpoint(path, model, optimizers, schedulers, loader, history, step) -> None:
-    save({"model": model.state_dict(),
-          "optimizers": {str(k): opt.state_dict() for k, opt in enumerate(optimizers)},
-          "schedulers": _text([scheduler.state_dict() for scheduler in schedulers]),
-          "loader": loader.state_dict(), "rng": _text(_rng_states()), "history": _text(history.data),
-          "step": _text(step)}, path)
+    ckpt = load(path)
+    if "step" not in ckpt:
+        raise CheckpointMismatch(f"{path} is not a minigen training checkpoint (no step)")
+    return int(_untext(ckpt["step"]))
 
 
 def load_model(model, out: str, device: str = "cpu"):
     """Load the parameters of the checkpoint in `out` into `model`."""
     path = os.path.join(out, CHECKPOINT)
-    if not os.path.exists(path):
+    if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint at {path} (train first: minigen train NAME --out {out})")
-    model.load_state_dict(load(path)["model"])
+    _load_into(model, load(path)["model"], path, model.name)
     return model.to(device)
 
 
@@ -167,9 +311,9 @@ def _log_samples(writer, model, step: int) -> None:
                          step, dataformats="HW" if samples.shape[1] == 1 else "HWC")
 
 
-def _tensorboard_writer(out: str):
+def _tensorboard_class():
     try:
         from tensorboardX import SummaryWriter
     except ImportError:
         raise ImportError("--tensorboard needs tensorboardX: pip install 'minigen[tensorboard]'") from None
-    return SummaryWriter(os.path.join(out, "tensorboard"))
+    return SummaryWriter

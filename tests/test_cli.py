@@ -58,9 +58,9 @@ def test_resume_continues_exactly(tmp_path):
 
 @pytest.mark.parametrize("args, fragment", [
     (["train", "no-such-model", "--out", "x"], "unknown model"),
-    (["train", "bernoulli", "--steps", "ten", "--out", "x"], "invalid int value"),
+    (["train", "bernoulli", "--steps", "ten", "--out", "x"], "--steps: expects a positive number of steps"),
     (["eval", "bernoulli", "--from", "/nonexistent/run"], "run.json missing"),
-    (["train", "bernoulli", "--out", "x", "--set", "hidden=3"], "unknown option"),
+    (["train", "bernoulli", "--out", "x", "--set", "hidden=3"], "bernoulli has no option 'hidden'"),
     (["gradcheck", "no-such-op"], "no gradient check"),
 ])
 def test_bad_input_gives_one_line_and_nonzero_exit(args, fragment, tmp_path):
