@@ -20,6 +20,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "rnade": ("autoregressive.nade", "RNADE"),
     "made": ("autoregressive.made", "MADE"),
     "wavenet": ("autoregressive.wavenet", "WaveNet"),
+    "pixelcnn": ("autoregressive.pixelcnn", "PixelCNN"),
+    "gated-pixelcnn": ("autoregressive.gated_pixelcnn", "GatedPixelCNN"),
     "gan": ("gan.gan", "GAN"),
     "cgan": ("gan.cgan", "CGAN"),
     "cgan-words": ("gan.cgan_words", "CGANWords"),
