@@ -38,6 +38,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "iwae-k50": ("latent.iwae", "IWAE50"),
     "gumbel-vae": ("latent.discrete_vae", "GumbelVAE"),
     "ladder-vae": ("latent.ladder_vae", "LadderVAE"),
+    "rbm": ("energy.rbm", "RBM"),
 }
 
 
