@@ -17,11 +17,13 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import backend
+from . import backend, dtypes as _dtypes
+from .aliases import arg_indices, torch_names
 
 _grad_enabled = True
 _anomaly_mode = False
 _profiler = None  # set by minigen.profiler.profile; called around every forward and backward
+inplace_used = False  # set by the first in-place op; from then on nodes save their inputs' versions
 
 
 # ----------------------------------------------------------------------------------------------- modes
@@ -89,12 +91,13 @@ class Tensor:
     hooks = None  # list of gradient hooks (register_hook)
     retains_grad = False  # keep .grad on a non-leaf (retain_grad)
     name = None  # shown by minigen.viz.graph
+    _version = 0  # bumped by every in-place op (minigen/inplace.py)
 
     def __init__(self, data, requires_grad: bool = False, name: str | None = None):
         if isinstance(data, Tensor):
             data = data.data
         elif isinstance(data, _SCALARS) or not hasattr(data, "shape"):
-            data = np.asarray(data, dtype=np.float32)
+            data = np.asarray(data, dtype=_dtypes.get_default_dtype())
         self.data = data
         self._requires_grad = False
         self.creator = None
@@ -155,6 +158,10 @@ class Tensor:
     def numel(self) -> int:
         return int(self.data.size)
 
+    def size(self, dim: int | None = None):
+        """The shape, or the length of axis `dim` (PyTorch's x.size())."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
     def __len__(self) -> int:
         return len(self.data)
 
@@ -179,11 +186,19 @@ class Tensor:
         """A copy with its own memory, in the graph (d clone(x) = dx)."""
         return _ew.Clone.apply(self)
 
-    def to(self, device: str) -> Tensor:
-        """A copy on `device` ("cpu" or "cuda"); differentiable."""
-        if device == self.device:
-            return self
-        return _to_device(self, device)
+    def to(self, *args, device: str | None = None, dtype=None) -> Tensor:
+        """On another device and/or of another dtype, as PyTorch's x.to("cuda"), x.to(mg.float64),
+        x.to("cuda", mg.float64), x.to(other) (other's device and dtype); self when nothing changes;
+        differentiable."""
+        for a in args:
+            if isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            elif isinstance(a, str):
+                device = a
+            else:
+                dtype = a
+        out = self if device is None or device == self.device else _to_device(self, device)
+        return out if dtype is None else _cast(out, np.dtype(dtype))
 
     def cpu(self) -> Tensor:
         return self.to("cpu")
@@ -282,6 +297,7 @@ class Tensor:
     def sqrt(self): return _ew.Sqrt.apply(self)
     def abs(self): return _ew.Abs.apply(self)
     def clip(self, lo=None, hi=None): return _ew.clip(self, lo, hi)
+    def clamp(self, min=None, max=None): return _ew.clip(self, min, max)  # noqa: A002  (PyTorch's names)
     def sigmoid(self): return _ew.Sigmoid.apply(self)
     def tanh(self): return _ew.Tanh.apply(self)
     def relu(self): return _ew.Relu.apply(self)
@@ -308,37 +324,53 @@ class Tensor:
         """Keep `.grad` on this non-leaf tensor too."""
         self.retains_grad = True
 
+    # ------------------------------------------------------------------ in place (minigen/inplace.py)
+    def zero_(self): return _inplace.zero_(self)
+    def fill_(self, value): return _inplace.fill_(self, value)
+    def add_(self, other, alpha=1): return _inplace.add_(self, other, alpha)
+    def mul_(self, other): return _inplace.mul_(self, other)
+    def __setitem__(self, index, value): _inplace.setitem(self, index, value)
+
 
 class _HookHandle:
     def __init__(self, remove):
         self.remove = remove
 
 
+for _method in ("sum", "mean", "var", "logsumexp", "cumsum", "softmax", "log_softmax", "argmax", "argmin",
+                "flatten", "squeeze", "unsqueeze"):  # PyTorch's dim=/keepdim= beside axis=/keepdims=
+    setattr(Tensor, _method, torch_names(getattr(Tensor, _method)))
+Tensor.max = torch_names(Tensor.max, indices=arg_indices("argmax"))
+Tensor.min = torch_names(Tensor.min, indices=arg_indices("argmin"))
+
+
 def tensor(data, requires_grad: bool = False, dtype=None, device: str | None = None) -> Tensor:
-    """A new leaf Tensor (a copy). Arrays keep their dtype; Python scalars and lists become float32."""
+    """A new leaf Tensor (a copy). Arrays keep their dtype; Python data gets torch.tensor's: floats the
+    default float dtype (float32), integers int64, booleans bool."""
     if isinstance(data, Tensor):
         data = data.data
     if isinstance(data, np.generic):
         data = np.asarray(data)
     if hasattr(data, "dtype"):
-        data = data.astype(dtype or data.dtype, copy=True)
+        data = data.astype(data.dtype if dtype is None else dtype, copy=True)
     else:
-        data = np.asarray(data, dtype=dtype or np.float32)
+        data = np.asarray(data)
+        data = data.astype(_dtypes.infer(data) if dtype is None else dtype, copy=False)
     if device is not None:
         data = backend.to_device(data, device)
     return Tensor(data, requires_grad=requires_grad)
 
 
 def as_tensor(x, like: Tensor | None = None) -> Tensor:
-    """`x` as a Tensor; Python scalars take the dtype and device of `like`."""
+    """`x` as a Tensor; Python scalars take the device of `like` and the dtype NumPy gives them beside it."""
     if isinstance(x, Tensor):
         return x
-    if like is not None and isinstance(x, _SCALARS):
+    if like is not None and isinstance(x, _SCALARS):  # NumPy's weak scalars (minigen/dtypes.py)
         xp = np if type(like.data) is np.ndarray else backend.array_module(like.data)
-        return Tensor._make(xp.asarray(x, dtype=like.data.dtype))
+        return Tensor._make(xp.asarray(x, dtype=_dtypes.scalar_dtype(x, like.data.dtype)))
     if hasattr(x, "dtype") and not isinstance(x, np.generic):
         return Tensor._make(x)
-    return Tensor._make(np.asarray(x, dtype=like.data.dtype if like is not None else np.float32))
+    return Tensor._make(np.asarray(x, dtype=like.data.dtype if like is not None else _dtypes.get_default_dtype()))
 
 
 # -------------------------------------------------------------------------------------------- Function
@@ -492,6 +524,8 @@ def _record(f: Function, inputs: tuple, ys):
         if c is not None and c.generation > generation:
             generation = c.generation
     f.generation = generation + 1
+    if inplace_used:  # what the backward sweep checks: no input modified in place since (inplace.py)
+        f.versions = tuple([x._version for x in inputs])
     f.inputs = inputs
     if single:
         out = Tensor._make(ys, f)
@@ -560,7 +594,7 @@ def _cast(x: Tensor, dtype) -> Tensor:
 # methods look them up at call time.
 from .ops import elementwise as _ew, linalg as _linalg, reduction as _red, shape as _shape  # noqa: E402
 from .engine import backward, grad  # noqa: E402
-from . import autograd_functional as functional  # noqa: E402
+from . import autograd_functional as functional, inplace as _inplace  # noqa: E402
 
 # `import minigen.autograd.functional` finds this module under that name, as `import os.path` does
 sys.modules[__name__ + ".functional"] = functional

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from . import autograd, backend
 from .autograd import Function, Tensor, _check_finite, as_tensor, set_grad_enabled
+from .inplace import check_versions
 
 
 def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], retain_graph: bool = False,
@@ -80,6 +81,7 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
 
     prof = autograd._profiler
     inspect = prof is not None or autograd._anomaly_mode
+    versions = autograd.inplace_used  # some tensor was modified in place: check each node's inputs
     with set_grad_enabled(create_graph):
         for y, g in zip(roots, seeds):
             send(y, g)
@@ -94,11 +96,16 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
                     continue
             if len(grads) > 1:
                 _fill_missing(f, grads)
+            if versions:
+                check_versions(f)
             gxs = f.backward(*grads) if not inspect else _inspected_backward(f, grads, prof)
             if type(gxs) is not tuple:
                 gxs = (gxs,)
             for x, gx in zip(f.inputs, gxs):
                 if gx is not None and x._requires_grad:
+                    if not isinstance(gx, Tensor):
+                        raise TypeError(f"{type(f).__name__}.backward returned a {type(gx).__name__} where a "
+                                        f"Tensor gradient for an input of shape {x.shape} is expected")
                     if gx.data.shape != x.data.shape:
                         raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape "
                                            f"{gx.shape} for an input of shape {x.shape}")

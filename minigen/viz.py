@@ -21,6 +21,8 @@ def graph(outputs, path: str | None = None, names: dict | None = None) -> str:
     constants) and one ellipse per Function (its op name), edges in the direction of the computation.
     `names` maps names to tensors (e.g. `dict(model.named_parameters())`); `Tensor.name` is used too.
     With `path`, the text is written there, or for a .svg/.png path rendered with Graphviz's `dot`.
+    backward() frees the graph it walks (unless retain_graph=True), so draw before it: a freed graph is a
+    RuntimeError saying so, never a partial picture.
     """
     roots = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     label_of = {id(t): n for n, t in (names or {}).items()}
@@ -47,11 +49,14 @@ def graph(outputs, path: str | None = None, names: dict | None = None) -> str:
         if id(f) in drawn:
             continue
         drawn.add(id(f))
-        label = type(f).__name__ + (" (freed)" if f.inputs is None else "")
-        lines.append(f'  {node(f)} [label="{label}", shape=ellipse, style=filled, fillcolor="#fff2cc"];')
-        for x in f.inputs or ():
+        if f.inputs is None:
+            raise RuntimeError(f"viz.graph: the graph behind this tensor was freed by backward() (at node "
+                               f"{type(f).__name__}, output shape {tuple(t.shape)}); draw it before backward(), "
+                               "or call backward(retain_graph=True)")
+        lines.append(f'  {node(f)} [label="{type(f).__name__}", shape=ellipse, style=filled, fillcolor="#fff2cc"];')
+        for x in f.inputs:
             edges.append(f"  {node(x)} -> {node(f)};")
-        stack.extend(reversed(f.inputs or ()))
+        stack.extend(reversed(f.inputs))
     text = "\n".join(lines + edges + ["}"]) + "\n"
     if path is not None:
         _write_graph(text, path)

@@ -433,8 +433,8 @@ def test_python_scalars_take_the_tensor_dtype():
 def test_tensor_constructor_dtypes():
     assert mg.tensor(np.zeros(2)).dtype == np.float64
     assert mg.tensor(np.zeros(2, np.float32)).dtype == np.float32
-    assert mg.tensor([1, 2]).dtype == np.float32
-    assert mg.tensor(3.0).dtype == np.float32
+    assert mg.tensor([1, 2]).dtype == np.int64 and mg.tensor([1, 2.5]).dtype == np.float32  # as torch.tensor
+    assert mg.tensor(3.0).dtype == np.float32 and mg.tensor([True]).dtype == np.bool_
     assert mg.tensor(np.arange(3)).dtype == np.int64
     a = np.zeros(2)
     t = mg.tensor(a)

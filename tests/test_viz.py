@@ -74,11 +74,15 @@ def test_a_deep_graph_is_walked_without_recursion():
     assert labels.count("Mul") == 5000
 
 
-def test_freed_nodes_are_marked():
+def test_a_graph_freed_by_backward_is_an_error_and_a_retained_one_draws():
     x = mg.tensor(np.ones(2), requires_grad=True)
     y = (x * 2).sum()
+    y.backward(retain_graph=True)
+    assert {"Mul", "Sum"} <= set(_nodes(graph(y)).values())
     y.backward()
-    assert "Sum (freed)" in _nodes(graph(y)).values()
+    with pytest.raises(RuntimeError, match=r"viz.graph: the graph behind this tensor was freed by backward\(\) "
+                                           r"\(at node Sum, output shape \(\)\); draw it before backward\(\)"):
+        graph(y)
 
 
 def test_writing_dot_text(tmp_path):

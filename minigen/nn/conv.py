@@ -9,8 +9,9 @@ from .. import functional as F
 from ..autograd import Tensor
 from ..ops.conv import pixelcnn_mask
 from ..ops.shape import pad
+from ..dtypes import resolve
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_input_dtype
 
 
 def _tuple(value, n: int, name: str, layer: str) -> tuple:
@@ -45,8 +46,8 @@ class _ConvNd(Module):
                              f"{out_channels} must both be divisible by groups {groups}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
         self.kernel_size = kernel_size
-        self.weight = Parameter(np.zeros(weight_shape, dtype))
-        self.register_parameter("bias", Parameter(np.zeros(self.out_channels, dtype)) if bias else None)
+        self.weight = Parameter(np.zeros(weight_shape, resolve(dtype)))
+        self.register_parameter("bias", Parameter(np.zeros(self.out_channels, resolve(dtype))) if bias else None)
         self.reset_parameters()
         if device != "cpu":
             self.to(device)
@@ -73,7 +74,7 @@ class Conv1d(_ConvNd):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
                  padding=0, dilation: int = 1, groups: int = 1, bias: bool = True, causal: bool = False,
-                 device: str = "cpu", dtype=np.float32):
+                 device: str = "cpu", dtype=None):
         k = _tuple(kernel_size, 1, "kernel_size", "Conv1d")
         self.stride, self.dilation = _tuple(stride, 1, "stride", "Conv1d"), _tuple(dilation, 1, "dilation", "Conv1d")
         self.padding, self.causal = _padding(padding, k, self.dilation, "Conv1d"), causal
@@ -83,6 +84,7 @@ class Conv1d(_ConvNd):
                          device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input_dtype(self, x, self.weight)
         if self.causal:
             x = pad(x, (self.dilation[0] * (self.kernel_size[0] - 1), 0))
         return F.conv1d(x, self.weight, self.bias, self.stride[0], self.padding[0], self.dilation[0],
@@ -96,7 +98,7 @@ class Conv2d(_ConvNd):
     """2-D cross-correlation of (N, C, H, W) with a weight (out, in/groups, kh, kw)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, device: str = "cpu", dtype=np.float32):
+                 groups: int = 1, bias: bool = True, device: str = "cpu", dtype=None):
         k = _tuple(kernel_size, 2, "kernel_size", type(self).__name__)
         self.stride = _tuple(stride, 2, "stride", type(self).__name__)
         self.dilation = _tuple(dilation, 2, "dilation", type(self).__name__)
@@ -105,6 +107,7 @@ class Conv2d(_ConvNd):
                          device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input_dtype(self, x, self.weight)
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
 
@@ -113,7 +116,7 @@ class ConvTranspose2d(_ConvNd):
     H_out = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, output_padding=0,
-                 groups: int = 1, bias: bool = True, dilation=1, device: str = "cpu", dtype=np.float32):
+                 groups: int = 1, bias: bool = True, dilation=1, device: str = "cpu", dtype=None):
         k = _tuple(kernel_size, 2, "kernel_size", "ConvTranspose2d")
         self.stride = _tuple(stride, 2, "stride", "ConvTranspose2d")
         self.padding = _tuple(padding, 2, "padding", "ConvTranspose2d")
@@ -123,6 +126,7 @@ class ConvTranspose2d(_ConvNd):
                          device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input_dtype(self, x, self.weight)
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
                                   self.groups, self.dilation)
 
@@ -133,7 +137,7 @@ class MaskedConv2d(Conv2d):
     padding=None keeps the image size (dilation * (k // 2))."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, mask_type: str = "A", stride=1,
-                 padding=None, dilation=1, bias: bool = True, device: str = "cpu", dtype=np.float32):
+                 padding=None, dilation=1, bias: bool = True, device: str = "cpu", dtype=None):
         if mask_type not in ("A", "B"):
             raise ValueError(f"MaskedConv2d: mask_type must be 'A' or 'B', got {mask_type!r}")
         k = _tuple(kernel_size, 2, "kernel_size", "MaskedConv2d")
@@ -142,11 +146,12 @@ class MaskedConv2d(Conv2d):
             padding = (d[0] * (k[0] // 2), d[1] * (k[1] // 2))
         self.mask_type = mask_type
         super().__init__(in_channels, out_channels, k, stride, padding, d, 1, bias, "cpu", dtype)
-        self.register_buffer("mask", Tensor(pixelcnn_mask(k[0], k[1], mask_type, dtype)))
+        self.register_buffer("mask", Tensor(pixelcnn_mask(k[0], k[1], mask_type, resolve(dtype))))
         if device != "cpu":
             self.to(device)
 
     def forward(self, x: Tensor) -> Tensor:
+        check_input_dtype(self, x, self.weight)
         return F.masked_conv2d(x, self.weight, self.bias, self.mask_type, self.padding, self.stride,
                                self.dilation)
 

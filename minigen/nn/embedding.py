@@ -7,6 +7,7 @@ from .. import backend
 from .. import functional as F
 from ..autograd import Tensor
 from ..ops.shape import where
+from ..dtypes import resolve
 from . import init
 from .module import Module, Parameter
 
@@ -16,7 +17,7 @@ class Embedding(Module):
     (if given) starts at zero and receives no gradient."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
-                 device: str = "cpu", dtype=np.float32):
+                 device: str = "cpu", dtype=None):
         super().__init__()
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         if padding_idx is not None:
@@ -25,7 +26,7 @@ class Embedding(Module):
                                  "embeddings")
             padding_idx %= num_embeddings
         self.padding_idx = padding_idx
-        self.weight = Parameter(np.zeros((self.num_embeddings, self.embedding_dim), dtype))
+        self.weight = Parameter(np.zeros((self.num_embeddings, self.embedding_dim), resolve(dtype)))
         self.reset_parameters()
         if device != "cpu":
             self.to(device)

@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import Tensor
+from ..dtypes import resolve
 from . import init
 from .module import Module, Parameter
 
@@ -14,14 +15,14 @@ class Maxout(Module):
     rows are the pieces of one unit), initialised like a Linear layer of that size."""
 
     def __init__(self, in_features: int, out_features: int, pieces: int, bias: bool = True,
-                 device: str = "cpu", dtype=np.float32):
+                 device: str = "cpu", dtype=None):
         super().__init__()
         if pieces < 1:
             raise ValueError(f"Maxout: pieces must be >= 1, got {pieces}")
         self.in_features, self.out_features, self.pieces = int(in_features), int(out_features), int(pieces)
         rows = self.out_features * self.pieces
-        self.weight = Parameter(np.zeros((rows, self.in_features), dtype))
-        self.register_parameter("bias", Parameter(np.zeros(rows, dtype)) if bias else None)
+        self.weight = Parameter(np.zeros((rows, self.in_features), resolve(dtype)))
+        self.register_parameter("bias", Parameter(np.zeros(rows, resolve(dtype))) if bias else None)
         init.default_weight_bias_(self.weight, self.bias)
         if device != "cpu":
             self.to(device)

@@ -367,3 +367,12 @@ class Module:
 # What an already registered name accepts on reassignment: (registry, what it is called, allowed type).
 _REASSIGNABLE = (("_parameters", "parameter", Parameter), ("_buffers", "buffer", Tensor),
                  ("_modules", "child module", Module))
+
+
+def check_input_dtype(module: Module, x: Tensor, weight: Tensor) -> None:
+    """A layer's input must have its weight's dtype: NumPy would silently promote a float32 layer to
+    float64 (or an int input to float64), PyTorch raises; so do we, naming the layer."""
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{type(module).__name__}({module.extra_repr()}): input of dtype {x.dtype} (shape "
+                        f"{tuple(x.shape)}) does not match the layer's {weight.dtype} weight on {weight.device}; "
+                        f"convert the input (x.to(mg.{weight.dtype})) or the layer (.to(mg.{x.dtype}))")

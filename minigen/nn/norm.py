@@ -6,13 +6,14 @@ import numpy as np
 from .. import functional as F
 from ..autograd import Tensor
 from ..ops.shape import reshape
+from ..dtypes import resolve
 from .module import Module, Parameter
 
 
 def _affine(module: Module, shape: tuple, affine: bool, bias: bool, dtype) -> None:
     """Register weight = 1 and bias = 0 of `shape` (or None when not affine)."""
-    module.register_parameter("weight", Parameter(np.ones(shape, dtype)) if affine else None)
-    module.register_parameter("bias", Parameter(np.zeros(shape, dtype)) if affine and bias else None)
+    module.register_parameter("weight", Parameter(np.ones(shape, resolve(dtype))) if affine else None)
+    module.register_parameter("bias", Parameter(np.zeros(shape, resolve(dtype))) if affine and bias else None)
 
 
 class _BatchNorm(Module):
@@ -23,14 +24,14 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device: str = "cpu",
-                 dtype=np.float32):
+                 dtype=None):
         super().__init__()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         _affine(self, (self.num_features,), affine, True, dtype)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, dtype)))
-            self.register_buffer("running_var", Tensor(np.ones(self.num_features, dtype)))
+            self.register_buffer("running_mean", Tensor(np.zeros(self.num_features, resolve(dtype))))
+            self.register_buffer("running_var", Tensor(np.ones(self.num_features, resolve(dtype))))
             self.register_buffer("num_batches_tracked", Tensor(np.zeros((), np.int64)))
         else:
             self.register_buffer("running_mean", None)
@@ -81,7 +82,7 @@ class LayerNorm(Module):
     """(x - mean) / sqrt(var + eps) * weight + bias over the trailing `normalized_shape` axes."""
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, device: str = "cpu", dtype=np.float32):
+                 bias: bool = True, device: str = "cpu", dtype=None):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
@@ -107,7 +108,7 @@ class InstanceNorm2d(Module):
     Statistics are always those of the input (no running statistics)."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, affine: bool = False, device: str = "cpu",
-                 dtype=np.float32):
+                 dtype=None):
         super().__init__()
         self.num_features, self.eps, self.affine = int(num_features), eps, affine
         _affine(self, (self.num_features,), affine, True, dtype)
@@ -131,7 +132,7 @@ class GroupNorm(Module):
     """Split the C channels into `num_groups` groups and normalise each example's group; affine per channel."""
 
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
-                 device: str = "cpu", dtype=np.float32):
+                 device: str = "cpu", dtype=None):
         super().__init__()
         if num_channels % num_groups:
             raise ValueError(f"GroupNorm: {num_channels} channels are not divisible by {num_groups} groups")

@@ -17,6 +17,7 @@ from ..autograd import Tensor
 from ..ops.elementwise import sigmoid, tanh
 from ..ops.linalg import matmul
 from ..ops.shape import cat, stack, transpose
+from ..dtypes import resolve
 from . import init
 from .module import Module, Parameter
 
@@ -57,13 +58,13 @@ class LSTMCell(Module):
     """One LSTM step: (x, (h, c)) -> (h', c'); x of shape (N, input_size) or (input_size,)."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device: str = "cpu",
-                 dtype=np.float32):
+                 dtype=None):
         super().__init__()
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bias
-        self.weight_ih = Parameter(np.zeros((4 * hidden_size, input_size), dtype))
-        self.weight_hh = Parameter(np.zeros((4 * hidden_size, hidden_size), dtype))
-        self.register_parameter("bias_ih", Parameter(np.zeros(4 * hidden_size, dtype)) if bias else None)
-        self.register_parameter("bias_hh", Parameter(np.zeros(4 * hidden_size, dtype)) if bias else None)
+        self.weight_ih = Parameter(np.zeros((4 * hidden_size, input_size), resolve(dtype)))
+        self.weight_hh = Parameter(np.zeros((4 * hidden_size, hidden_size), resolve(dtype)))
+        self.register_parameter("bias_ih", Parameter(np.zeros(4 * hidden_size, resolve(dtype))) if bias else None)
+        self.register_parameter("bias_hh", Parameter(np.zeros(4 * hidden_size, resolve(dtype))) if bias else None)
         _uniform_params(self, self.hidden_size)
         if device != "cpu":
             self.to(device)
@@ -89,12 +90,12 @@ class LSTM(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device: str = "cpu", dtype=np.float32):
+                 device: str = "cpu", dtype=None):
         super().__init__()
         self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
         self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, dropout, bidirectional
         directions = 2 if bidirectional else 1
-        h = self.hidden_size
+        h, dtype = self.hidden_size, resolve(dtype)
         for layer in range(num_layers):
             n_in = self.input_size if layer == 0 else h * directions
             for suffix in ("", "_reverse")[:directions]:

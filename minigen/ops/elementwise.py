@@ -352,6 +352,11 @@ def clip(x, lo=None, hi=None) -> Tensor:
     return Clip.apply(x, lo=lo, hi=hi)
 
 
+def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002  (PyTorch's names)
+    """clip(x, min, max) under PyTorch's name."""
+    return Clip.apply(x, lo=min, hi=max)
+
+
 def sigmoid(x) -> Tensor:
     return Sigmoid.apply(x)
 
