@@ -30,6 +30,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "wgan": ("gan.wgan", "WGAN"),
     "wgan-gp": ("gan.wgan", "WGANGP"),
     "sngan": ("gan.sngan", "SNGAN"),
+    "wavegan": ("gan.wavegan", "WaveGAN"),
     "ae": ("latent.autoencoder", "Autoencoder"),
     "vae": ("latent.vae", "VAE"),
     "cvae": ("latent.vae", "ConditionalVAE"),

@@ -23,7 +23,8 @@ BATCH = 8
 SMALL = {"made": {"hidden": 32, "num_masks": 2, "ensemble": 2}, "iwae-k50": {"k": 4}, "rbm": {"hidden": 8},
          "gated-pixelcnn": {"channels": 8, "layers": 2},
          "wavenet": {"data": "tones", "residual_channels": 4, "skip_channels": 8, "dilation_cycles": 1,
-                     "max_dilation": 4, "window": 32, "clip_length": 64}}
+                     "max_dilation": 4, "window": 32, "clip_length": 64},
+         "wavegan": {"data": "tones", "model_size": 2, "upsamplings": 1, "z_dim": 8}}
 
 
 def first_batch(model: GenerativeModel):

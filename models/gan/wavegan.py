@@ -1,0 +1,176 @@
+"""WaveGAN (Donahue, McAuley & Puckette, 2019): DCGAN flattened to one dimension for raw audio, trained with
+WGAN-GP, on the tones data set.
+
+Generator: z -> Linear -> (16, 2^(U-1) 4d) -> U transposed convolutions (kernel 25, stride 4, each
+multiplying the length by 4; ReLU between, tanh at the end) -> a clip of 16 4^U samples in [-1, 1].
+Discriminator: U convolutions (kernel 25, stride 4, LeakyReLU(0.2)), each followed by phase shuffle, then a
+linear critic on the flattened features. Phase shuffle shifts every example's feature map by its own
+n ~ U{-r, ..., r} samples (reflection at the edges), so the critic cannot key on the periodic artifacts of
+transposed convolutions:
+
+    shuffle(h)[:, :, t] = h[:, :, reflect(t - n)]
+
+Training is WGAN-GP's (models/gan/wgan.py, whose penalty and optimizers this reuses):
+
+    L_D = E f(G(z)) - E f(x) + lambda E (||grad f(x_hat)||_2 - 1)^2,   L_G = -E f(G(z)),
+    n_critic = 5, lambda = 10, Adam(1e-4, betas (0.5, 0.9)), batch 64, d = model size
+
+With `class_conditional` (the paper's models are unconditional; the option is the issue's), G receives an
+embedding of the class added to z's projection and the critic adds the projection term
+<embed(y), phi(x)> (Miyato & Koyama, 2018) to its output.
+
+Deviations, with their reasons: U = 3 upsampling layers (1,024 samples, 128 ms at 8 kHz) and d = 16 instead of
+5 layers (16,384 samples) and d = 64, to train on a CPU in minutes; the transposed convolutions run as
+ConvTranspose2d on (N, C, 1, L) (minigen has no ConvTranspose1d; the same operator); z ~ N(0, I) (the GAN
+base's noise) instead of U[-1, 1]; the model trains on the first 1,024 samples of each clip (onsets and
+attacks stay where the tones classifier expects them).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import minigen as mg
+import minigen.functional as F
+from minigen import backend, nn
+
+from ..audio import AudioModel
+from .base import GANModel
+from .wgan import WGANGP
+
+KERNEL, STRIDE, START = 25, 4, 16
+
+
+def reflect(index: np.ndarray, length: int) -> np.ndarray:
+    """Indices reflected into 0..length-1 (-1 -> 1, length -> length - 2), for shifts shorter than length."""
+    index = np.abs(index)
+    return np.where(index >= length, 2 * (length - 1) - index, index)
+
+
+def shifted(h: mg.Tensor, n: int) -> mg.Tensor:
+    """h (B, C, L) with out[:, :, t] = h[:, :, reflect(t - n)], built from slices and one concatenation (whose
+    backward is cheap, unlike a gather's scatter-add)."""
+    length = h.shape[2]
+    if n > 0:
+        return mg.cat([h[:, :, k:k + 1] for k in range(n, 0, -1)] + [h[:, :, :length - n]], axis=2)
+    if n < 0:
+        return mg.cat([h[:, :, -n:]] + [h[:, :, k:k + 1] for k in range(length - 2, length - 2 + n, -1)], axis=2)
+    return h
+
+
+def phase_shuffle(h: mg.Tensor, radius: int, rng: np.random.Generator) -> mg.Tensor:
+    """Each example of h (B, C, L) shifted by its own n ~ U{-radius..radius}, reflected at the edges."""
+    if radius == 0:
+        return h
+    b = h.shape[0]
+    shifts = rng.integers(-radius, radius + 1, b)
+    out = None
+    for n in range(-radius, radius + 1):
+        chosen = shifts == n
+        if not chosen.any():
+            continue
+        mask = mg.tensor(chosen.astype(h.dtype).reshape(b, 1, 1), device=h.device)
+        term = shifted(h, n) * mask
+        out = term if out is None else out + term
+    return out
+
+
+class WaveGANGenerator(nn.Module):
+    """z (+ embed(y)) -> Linear -> (widths[0], 1, 16) -> transposed convolutions (1 x 25, stride 4) -> tanh."""
+
+    def __init__(self, z_dim: int, widths: list[int], num_classes: int | None):
+        super().__init__()
+        self.widths = widths
+        self.project = nn.Linear(z_dim, START * widths[0])
+        self.up = nn.ModuleList([nn.ConvTranspose2d(i, o, (1, KERNEL), stride=(1, STRIDE),
+                                                    padding=(0, KERNEL // 2 - 1), output_padding=(0, 1))
+                                 for i, o in zip(widths[:-1], widths[1:])])
+        self.embed = nn.Embedding(num_classes, START * widths[0]) if num_classes else None
+
+    def forward(self, z: mg.Tensor, y: mg.Tensor | None = None) -> mg.Tensor:
+        h = self.project(z)
+        if self.embed is not None:
+            h = h + self.embed(y)
+        h = h.reshape(z.shape[0], self.widths[0], 1, START).relu()
+        for k, layer in enumerate(self.up):
+            h = layer(h)
+            h = h.tanh() if k == len(self.up) - 1 else h.relu()
+        return h.reshape(z.shape[0], 1, -1)
+
+
+class PhaseShuffleCritic(nn.Module):
+    """Convolutions (25, stride 4) with LeakyReLU(0.2) and phase shuffle (training only), then a linear score
+    (+ the projection term <embed(y), phi(x)> when conditional)."""
+
+    def __init__(self, widths: list[int], radius: int, num_classes: int | None):
+        super().__init__()
+        self.radius = radius
+        self.down = nn.ModuleList([nn.Conv1d(i, o, KERNEL, stride=STRIDE, padding=KERNEL // 2 - 1)
+                                   for i, o in zip(widths[:-1], widths[1:])])
+        self.score = nn.Linear(START * widths[-1], 1)
+        self.embed = nn.Embedding(num_classes, START * widths[-1]) if num_classes else None
+
+    def forward(self, x: mg.Tensor, y: mg.Tensor | None = None) -> mg.Tensor:
+        h = x
+        for layer in self.down:
+            h = F.leaky_relu(layer(h), 0.2)
+            if self.training:
+                h = phase_shuffle(h, self.radius, backend.rng("cpu"))
+        phi = h.reshape(x.shape[0], -1)
+        out = self.score(phi).reshape(x.shape[0])
+        return out if self.embed is None else out + (self.embed(y) * phi).sum(axis=1)
+
+
+class WaveGAN(AudioModel, GANModel):
+    """1-D DCGAN generator and phase-shuffling critic on tones clips, WGAN-GP."""
+
+    loss_kind = "wasserstein"
+    random_offset = False
+    extra_d_loss = WGANGP.extra_d_loss
+    configure_optimizers = WGANGP.configure_optimizers
+
+    @classmethod
+    def default_config(cls, data: str) -> dict:
+        return {"lr": 1e-4, "batch_size": 64, "z_dim": 100, "model_size": 16, "upsamplings": 3,
+                "phase_shuffle": 2, "n_critic": 5, "gp_weight": 10.0, "class_conditional": True,
+                "decay_steps": 0}
+
+    def __init__(self, data: str = "tones", lr: float = 1e-4, batch_size: int = 64, z_dim: int = 100,
+                 model_size: int = 16, upsamplings: int = 3, phase_shuffle: int = 2, n_critic: int = 5,
+                 gp_weight: float = 10.0, class_conditional: bool = True, decay_steps: int | None = 0):
+        super().__init__(data, lr, batch_size, n_critic=n_critic, loss="wasserstein", decay_steps=decay_steps)
+        if upsamplings < 1:
+            raise ValueError(f"wavegan: upsamplings must be >= 1, got {upsamplings}")
+        self.conditional = bool(class_conditional)
+        self.z_dim, self.gp_weight = int(z_dim), float(gp_weight)
+        self.clip_length = self.window = START * STRIDE ** upsamplings
+        widths = [model_size * 2 ** k for k in range(upsamplings - 1, -1, -1)] + [1]  # e.g. 64, 32, 16, 1
+        classes = self.num_classes if self.conditional else None
+        self.generator = WaveGANGenerator(self.z_dim, widths, classes)
+        self.discriminator = PhaseShuffleCritic(widths[::-1], int(phase_shuffle), classes)
+
+    def loader(self, split: str = "train", batch_size: int | None = None, seed: int = 0, shuffle: bool = True,
+               drop_last: bool = True):
+        """Clips of n_critic * batch_size per training step (one generator step's worth of real data)."""
+        size = (batch_size or self.batch_size) * (self.n_critic if split == "train" else 1)
+        return AudioModel.loader(self, split, size, seed, shuffle, drop_last)
+
+    def generate(self, z: mg.Tensor, y: mg.Tensor | None = None) -> mg.Tensor:
+        """G(z, y): (n, 1, clip_length) in [-1, 1]."""
+        return self.generator(z, y)
+
+    def critic(self, x: mg.Tensor, y: mg.Tensor | None = None) -> mg.Tensor:
+        """f(x, y), one score per clip (n,)."""
+        if tuple(x.shape[1:]) != self.event_shape:
+            raise ValueError(f"{self.name}: expected clips of shape (B, 1, {self.clip_length}), got {x.shape} "
+                             f"on {x.device}")
+        return self.discriminator(x, y)
+
+    def metrics(self, split: str = "test", n: int = 500) -> dict:
+        """score_tones, score_tones_real, spectral_distance(_real) on n clips from a fixed seed (50 per class
+        when conditional)."""
+        from ..evaluation.tones_classifier import tone_sample_metrics
+
+        rng = np.random.default_rng(0)
+        y = np.arange(n) % self.num_classes if self.conditional else None
+        clips = self.sample(n, y, rng=rng).numpy()
+        return tone_sample_metrics(clips, self.clip_length)

@@ -1,0 +1,87 @@
+"""WaveGAN: the 1-D DCGAN's shapes (kernel 25, stride 4), phase shuffle, WGAN-GP reused from wgan.py through
+double backward, the optional class conditioning, and the audio metrics."""
+import numpy as np
+import pytest
+
+import minigen as mg
+import minigen.models as models
+from minigen.models.gan.losses import gradient_penalty
+from minigen.models.gan.wavegan import KERNEL, STRIDE, phase_shuffle, reflect
+from minigen.models.gan.wgan import WGANGP
+
+
+def small_wavegan(**overrides):
+    mg.manual_seed(0)
+    return models.create("wavegan", data="tones", **{"model_size": 2, "upsamplings": 2, "z_dim": 8, **overrides})
+
+
+@pytest.mark.parametrize("upsamplings", [1, 2, 3])
+def test_generator_multiplies_the_length_by_four_per_layer_and_the_critic_divides_it(upsamplings):
+    model = small_wavegan(upsamplings=upsamplings)
+    length = 16 * 4 ** upsamplings
+    assert model.event_shape == (1, length)
+    assert all(layer.kernel_size == (1, KERNEL) and layer.stride == (1, STRIDE) for layer in model.generator.up)
+    assert all(layer.kernel_size == (KERNEL,) and layer.stride == (STRIDE,) for layer in model.discriminator.down)
+    x = model.sample(3, np.array([0, 1, 2]))
+    assert x.shape == (3, 1, length) and np.abs(x.numpy()).max() <= 1.0
+    assert model.critic(x, mg.tensor(np.array([0, 1, 2]))).shape == (3,)
+    with pytest.raises(ValueError, match="wavegan"):
+        model.critic(mg.zeros(3, 1, length + 4), mg.tensor(np.array([0, 1, 2])))
+
+
+def test_phase_shuffle_shifts_each_example_with_reflection():
+    h = mg.tensor(np.random.default_rng(0).standard_normal((64, 3, 20)).astype(np.float32), requires_grad=True)
+    out = phase_shuffle(h, 2, np.random.default_rng(1)).numpy()
+    t = np.arange(20)
+    shifts = []
+    for b in range(64):
+        match = [n for n in range(-2, 3) if np.array_equal(out[b], h.numpy()[b][:, reflect(t - n, 20)])]
+        assert match, f"example {b} is not a reflected shift of its input"
+        shifts.append(match[0])
+    assert set(shifts) == {-2, -1, 0, 1, 2}
+    np.testing.assert_array_equal(reflect(np.array([-2, -1, 0, 19, 20, 21]), 20), [2, 1, 0, 19, 18, 17])
+    assert phase_shuffle(h, 0, np.random.default_rng(1)) is h
+    (g,) = mg.grad((phase_shuffle(h, 2, np.random.default_rng(1)) ** 2).sum(), [h])
+    assert np.isfinite(g.numpy()).all() and (g.numpy() != 0).any()
+
+
+def test_wgan_gp_penalty_is_reused_and_reaches_the_critic_through_double_backward():
+    assert models.model_class("wavegan").extra_d_loss is WGANGP.extra_d_loss
+    model = small_wavegan()
+    y = mg.tensor(np.arange(6) % 10)
+    real = mg.tensor(model.split_arrays("train")[0][:6])
+    fake = model.sample(6, y.numpy())
+    gp = gradient_penalty(lambda x: model.critic(x, y), real, fake, 10.0)
+    params = list(model.discriminator.parameters())
+    grads = mg.grad(gp, params, allow_unused=True)
+    first = model.discriminator.down[0].weight
+    assert grads[params.index(first)] is not None and np.abs(grads[params.index(first)].numpy()).sum() > 0
+    opt_g, opt_d = model.configure_optimizers()
+    batch = next(iter(model.loader("train", batch_size=4)))
+    assert batch[0].shape == (4 * model.n_critic, 1, 256)
+    logs = model.train_step(batch, [opt_g, opt_d], 0)
+    assert logs["gp"] > 0 and np.isfinite(list(logs.values())).all()
+
+
+def test_class_conditioning_changes_the_critic_and_the_generator():
+    model = small_wavegan()
+    x = model.split_arrays("test")[0][:2]
+    z = mg.randn(2, model.z_dim)
+    with model.evaluating():
+        a = model.critic(mg.tensor(x), mg.tensor(np.array([0, 0]))).numpy()
+        b = model.critic(mg.tensor(x), mg.tensor(np.array([5, 5]))).numpy()
+        ga = model.generate(z, mg.tensor(np.array([0, 0]))).numpy()
+        gb = model.generate(z, mg.tensor(np.array([5, 5]))).numpy()
+    assert not np.allclose(a, b) and not np.allclose(ga, gb)
+    plain = small_wavegan(class_conditional=False)
+    assert plain.sample(2).shape == (2, 1, 256)
+    with pytest.raises(TypeError, match="wavegan"):
+        plain.sample(2, np.array([0, 1]))
+
+
+def test_metrics_compare_samples_with_real_clips():
+    model = small_wavegan(upsamplings=3)
+    out = model.metrics("test", n=40)
+    assert set(out) == {"score_tones", "score_tones_real", "spectral_distance", "spectral_distance_real"}
+    assert out["score_tones_real"] > 8 and 1.0 <= out["score_tones"] < out["score_tones_real"]
+    assert out["spectral_distance"] > out["spectral_distance_real"]
