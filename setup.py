@@ -9,6 +9,7 @@ setup(
     description="A small, readable reverse-mode autodiff engine on NumPy/CuPy with classic generative models",
     python_requires=">=3.11",
     packages=["minigen", "minigen.ops", "minigen.nn", "minigen.optim", "minigen.data", "minigen.testing",
+              "minigen.utils",
               "minigen.distributions", "minigen.kernels", "minigen.models",
               *(f"minigen.models.{family}" for family in MODEL_PACKAGES)],
     package_dir={"minigen": "minigen", "minigen.kernels": "kernels", "minigen.models": "models"},

@@ -9,14 +9,14 @@ from .dtypes import (bool, double, float, float16, float32, float64, get_default
                      int16, int32, int64, long, set_default_dtype, short, uint8)
 from .ops.elementwise import (abs, clamp, clip, clone, exp, log, maximum, minimum, relu, sigmoid, softplus,
                               sqrt, tanh)
-from .ops.linalg import matmul
+from .ops.linalg import einsum, matmul
 from .ops.reduction import cumsum, logsumexp, max, mean, min, softmax, log_softmax, sum, var
 from .ops.shape import (broadcast_to, cat, expand, flatten, pad, reshape, squeeze, stack, transpose,
                         unsqueeze, where)
 from .profiler import profile
 from . import distributions  # noqa: E402
 from . import nn  # noqa: E402  (after the engine, which nn builds on)
-from . import data, optim  # noqa: E402
+from . import data, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
 from .aliases import arg_indices as _arg_indices, torch_names as _torch_names  # noqa: E402
 

@@ -61,7 +61,7 @@ def scalar_dtype(value, dtype: np.dtype) -> np.dtype:
 def infer(a: np.ndarray) -> np.dtype:
     """The dtype of a new tensor made from Python data (lists, scalars; `a` is np.asarray of it), as
     torch.tensor chooses it: floats get the default float dtype, integers int64, booleans bool."""
-    if a.dtype.kind == "f":
+    if a.dtype.kind in "fO":  # "O": a list of 0-d Tensors, converted through float()
         return _default
     if a.dtype.kind in "iu":
         return np.dtype(np.int64)

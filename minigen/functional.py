@@ -16,7 +16,7 @@ from .ops.linalg import matmul
 from .ops.reduction import cumsum, log_softmax, logsumexp, softmax
 from .ops.shape import reshape, transpose, where
 
-__all__ = ["linear", "relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh", "softplus", "softmax",
+__all__ = ["linear", "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus", "softmax",
            "log_softmax", "logsumexp", "cumsum", "dropout", "embedding", "maxout", "gumbel_softmax",
            "batch_norm", "layer_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",
            "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "one_hot"]
@@ -36,6 +36,11 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     if approximate == "tanh":
         return 0.5 * x * (1 + tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)))
     return 0.5 * x * (1 + erf(x * (1 / math.sqrt(2))))
+
+
+def silu(x: Tensor) -> Tensor:
+    """x sigmoid(x) (SiLU, swish); d/dx = s (1 + x (1 - s)) with s = sigmoid(x), through the graph."""
+    return x * sigmoid(x)
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:

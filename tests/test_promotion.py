@@ -79,6 +79,8 @@ def test_new_tensors_get_torch_tensor_dtypes():
     assert mg.tensor([1, 2]).dtype == np.int64 and mg.tensor(3).dtype == np.int64
     assert mg.tensor([1.0, 2]).dtype == np.float32 and mg.tensor(2.5).dtype == np.float32
     assert mg.tensor([True, False]).dtype == np.bool_
+    stacked = mg.tensor([mg.tensor(1.0), mg.tensor(2.5)])  # 0-d tensors in a list, as torch.tensor takes them
+    assert stacked.dtype == np.float32 and stacked.tolist() == [1.0, 2.5]
     assert mg.tensor([1, 2], dtype=mg.float64).dtype == np.float64
     assert mg.tensor(np.array([1, 2], np.int16)).dtype == np.int16  # arrays keep theirs
     assert mg.arange(4).dtype == np.int64 and mg.arange(np.int32(4)).dtype == np.int64

@@ -74,7 +74,7 @@ class SiLU(Module):
     """x sigmoid(x) (swish)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * F.sigmoid(x)
+        return F.silu(x)
 
 
 class Sigmoid(Module):

@@ -1,10 +1,13 @@
-"""Batched matrix multiplication with NumPy's matmul broadcasting."""
+"""Batched matrix multiplication with NumPy's matmul broadcasting, and einsum."""
 from __future__ import annotations
+
+import string
 
 import numpy as np
 
+from .. import backend
 from ..autograd import Function, Tensor
-from .shape import reshape, sum_to, swapaxes
+from .shape import broadcast_to, reshape, sum_to, swapaxes
 
 
 class MatMul(Function):
@@ -38,3 +41,71 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     except ValueError:
         raise ValueError(f"matmul: batch shapes of {a.shape} and {b.shape} do not broadcast") from None
     return MatMul.apply(a, b)
+
+
+class Einsum(Function):
+    """einsum in explicit form without ellipsis (`einsum` below normalises the subscripts). For operand k,
+    d/dx_k <gy, einsum(x_1..x_n)> = einsum(gy, the other operands -> x_k's subscripts), with x_k's
+    subscripts that appear nowhere else (summed by x_k alone) broadcast back."""
+
+    def forward(self, *arrays):
+        return backend.array_module(arrays[0]).einsum(self.spec, *arrays)
+
+    def backward(self, gy):
+        ins, out = self.spec.split("->")
+        ins = ins.split(",")
+        grads = []
+        for k, x in enumerate(self.inputs):
+            if not x.requires_grad:
+                grads.append(None)
+                continue
+            others = [j for j in range(len(ins)) if j != k]
+            seen = set(out).union(*[ins[j] for j in others])
+            kept = "".join(c for c in ins[k] if c in seen)
+            spec = ",".join([out] + [ins[j] for j in others]) + "->" + kept
+            g = Einsum.apply(gy, *[self.inputs[j] for j in others], spec=spec)
+            if kept != ins[k]:
+                g = broadcast_to(reshape(g, tuple(g.shape[kept.index(c)] if c in kept else 1 for c in ins[k])),
+                                 x.shape)
+            grads.append(sum_to(g, x.shape) if g.shape != x.shape else g)
+        return tuple(grads)
+
+
+def _explicit(spec: str, shapes: list) -> str:
+    """`spec` in explicit form ("ij,jk->ik"), ellipses replaced by unused letters (right-aligned), the
+    implicit output (letters seen once, sorted, after the ellipsis axes) written out."""
+    spec = spec.replace(" ", "")
+    ins, arrow, out = spec.partition("->")
+    ins = ins.split(",")
+    if len(ins) != len(shapes):
+        raise ValueError(f"einsum: {spec!r} names {len(ins)} operands, got {len(shapes)}")
+    spare = iter(c for c in string.ascii_letters if c not in spec)
+    ellipsis = ""
+    n_ellipsis = max([len(s) - (len(term) - 3) for term, s in zip(ins, shapes) if "..." in term] or [0])
+    if any("..." in term for term in ins + [out]):
+        ellipsis = "".join(next(spare) for _ in range(n_ellipsis))
+    terms = []
+    for term, shape in zip(ins, shapes):
+        if "..." in term:
+            term = term.replace("...", ellipsis[n_ellipsis - (len(shape) - (len(term) - 3)):])
+        if len(term) != len(shape):
+            raise ValueError(f"einsum: subscripts {term!r} do not match an operand of shape {tuple(shape)}")
+        if len(set(term)) != len(term):
+            raise NotImplementedError(f"einsum: repeated subscripts within one operand ({term!r}: diagonals "
+                                      "and traces) are not supported")
+        terms.append(term)
+    if not arrow:
+        letters = "".join(terms)
+        out = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ellipsis))
+    else:
+        out = out.replace("...", ellipsis)
+    return ",".join(terms) + "->" + out
+
+
+def einsum(spec: str, *operands) -> Tensor:
+    """Einstein summation with torch.einsum's (and NumPy's) subscripts, ellipsis included; operands may
+    also come as one list. Differentiable in every operand, to any order."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    explicit = _explicit(spec, [x.shape for x in operands])
+    return Einsum.apply(*operands, spec=explicit)

@@ -1,9 +1,9 @@
-"""Optimizers (SGD, Adam, RMSprop), gradient clipping and learning-rate schedules, with PyTorch's semantics."""
+"""Optimizers (SGD, Adam, AdamW, RMSprop), gradient clipping and learning-rate schedules, with PyTorch's semantics."""
 from . import lr_scheduler
-from .adam import Adam
+from .adam import Adam, AdamW
 from .clip import clip_grad_norm_
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "clip_grad_norm_", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "clip_grad_norm_", "lr_scheduler"]

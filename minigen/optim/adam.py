@@ -82,3 +82,20 @@ class Adam(Optimizer):
         denom /= math.sqrt(1 - b2 ** t)
         denom += group["eps"]
         p -= (group["lr"] / (1 - b1 ** t)) * (m / denom)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), torch.optim.AdamW:
+
+        p <- p (1 - lr * weight_decay), then Adam's update of p with g = grad (no L2 term in g)."""
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+
+    def _update_group(self, items: list, group: dict) -> None:
+        decay = 1 - group["lr"] * group["weight_decay"]
+        if decay != 1:
+            for p, _, _ in items:
+                p *= p.dtype.type(decay)
+        super()._update_group(items, {**group, "weight_decay": 0.0})

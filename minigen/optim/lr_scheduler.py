@@ -7,6 +7,7 @@ resumed run continues exactly.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 from .optimizer import Optimizer
@@ -57,6 +58,20 @@ class LRScheduler:
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore the step count and rates saved by `state_dict()`."""
         self.__dict__.update(state_dict)
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr_t = eta_min + (base_lr - eta_min) (1 + cos(pi t / T_max)) / 2 (SGDR without restarts, Loshchilov
+    & Hutter, 2017), torch's closed form: after T_max steps the cosine continues (the rate rises again)."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1):  # noqa: N803
+        if T_max <= 0:
+            raise ValueError(f"CosineAnnealingLR: T_max must be positive, got {T_max}")
+        self.T_max, self.eta_min = int(T_max), float(eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def _rate(self, base_lr: float, t: int, k: int) -> float:
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * t / self.T_max)) / 2
 
 
 class StepLR(LRScheduler):

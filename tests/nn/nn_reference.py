@@ -115,3 +115,36 @@ def lstm(x, params, num_layers, hidden, bidirectional=False, h0=None, c0=None):
             cs.append(c)
         x = np.concatenate(outs, axis=-1)
     return x, np.stack(hs), np.stack(cs)
+
+
+def gru_cell(x, h, w_ih, w_hh, b_ih, b_hh):
+    """PyTorch's GRU step, gates in the order r, z, n; b_hn stays inside r * (...)."""
+    n = h.shape[-1]
+    gi = x @ w_ih.T + (0 if b_ih is None else b_ih)
+    gh = h @ w_hh.T + (0 if b_hh is None else b_hh)
+    r = sigmoid(gi[..., :n] + gh[..., :n])
+    z = sigmoid(gi[..., n:2 * n] + gh[..., n:2 * n])
+    cand = np.tanh(gi[..., 2 * n:] + r * gh[..., 2 * n:])
+    return (1 - z) * cand + z * h
+
+
+def gru(x, params, num_layers, hidden, bidirectional=False, h0=None):
+    """x (T, N, I); params: name -> array with PyTorch's names. Returns output, h_n."""
+    dirs = 2 if bidirectional else 1
+    t_len, n = x.shape[:2]
+    if h0 is None:
+        h0 = np.zeros((num_layers * dirs, n, hidden))
+    hs = []
+    for layer in range(num_layers):
+        outs = []
+        for d, suffix in enumerate(["", "_reverse"][:dirs]):
+            h = h0[layer * dirs + d]
+            p = [params.get(f"{name}_l{layer}{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            out = np.zeros((t_len, n, hidden))
+            for t in (range(t_len - 1, -1, -1) if d else range(t_len)):
+                h = gru_cell(x[t], h, *p)
+                out[t] = h
+            outs.append(out)
+            hs.append(h)
+        x = np.concatenate(outs, axis=-1)
+    return x, np.stack(hs)

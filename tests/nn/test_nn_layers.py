@@ -147,34 +147,50 @@ def draw_embedding(data):
     return nn.Embedding(n, data.draw(st.integers(1, 3))), data.draw(mst.shapes(1, 2, 1, 3))
 
 
-def draw_lstm_cell(data):
-    i, h = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-    return nn.LSTMCell(i, h, bias=_bias(data)), data.draw(st.sampled_from([(2,), ()])) + (i,)
+def draw_cell(layer):
+    """A drawer of LSTMCell or GRUCell layers and their inputs."""
+
+    def draw(data):
+        i, h = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+        return layer(i, h, bias=_bias(data)), data.draw(st.sampled_from([(2,), ()])) + (i,)
+
+    return draw
 
 
 def lstm_cell_reference(x, p, m):
     zero = np.zeros(x.shape[:-1] + (m.hidden_size,))
     h, c = ref.lstm_cell(x, zero, zero, p["weight_ih"], p["weight_hh"], p.get("bias_ih"), p.get("bias_hh"))
-    return np.concatenate([h, c], axis=-1)
+    return np.concatenate([h.ravel(), c.ravel()])
 
 
-def draw_lstm(data):
-    i, h = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))
-    m = nn.LSTM(i, h, num_layers=data.draw(st.integers(1, 2)), bias=_bias(data),
-                batch_first=data.draw(st.booleans()), bidirectional=data.draw(st.booleans()))
-    t, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 2))
-    shape = data.draw(st.sampled_from([(n, t, i) if m.batch_first else (t, n, i), (t, i)]))
-    return m, shape
+def gru_cell_reference(x, p, m):
+    zero = np.zeros(x.shape[:-1] + (m.hidden_size,))
+    return ref.gru_cell(x, zero, p["weight_ih"], p["weight_hh"], p.get("bias_ih"), p.get("bias_hh"))
 
 
-def lstm_reference(x, p, m):
+def draw_recurrent(layer):
+    """A drawer of stacked LSTM or GRU layers (batch_first, bidirectional, unbatched) and their inputs."""
+
+    def draw(data):
+        i, h = data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2))
+        m = layer(i, h, num_layers=data.draw(st.integers(1, 2)), bias=_bias(data),
+                  batch_first=data.draw(st.booleans()), bidirectional=data.draw(st.booleans()))
+        t, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 2))
+        return m, data.draw(st.sampled_from([(n, t, i) if m.batch_first else (t, n, i), (t, i)]))
+
+    return draw
+
+
+def recurrent_reference(x, p, m):
+    """The NumPy loop (ref.lstm or ref.gru): the output, then each final state, flattened."""
     batched = x.ndim == 3
     x = x if not batched else x.transpose(1, 0, 2) if m.batch_first else x
-    out, h, c = ref.lstm(x if batched else x[:, None], p, m.num_layers, m.hidden_size, m.bidirectional)
+    loop = ref.lstm if isinstance(m, nn.LSTM) else ref.gru
+    out, *states = loop(x if batched else x[:, None], p, m.num_layers, m.hidden_size, m.bidirectional)
     if not batched:
-        return np.concatenate([out[:, 0].ravel(), h[:, 0].ravel(), c[:, 0].ravel()])
+        return np.concatenate([out[:, 0].ravel()] + [s[:, 0].ravel() for s in states])
     out = out.transpose(1, 0, 2) if m.batch_first else out
-    return np.concatenate([out.ravel(), h.ravel(), c.ravel()])
+    return np.concatenate([out.ravel()] + [s.ravel() for s in states])
 
 
 def draw_maxout(data):
@@ -266,8 +282,10 @@ CASES = [
     LayerCase("instance_norm2d", draw_instance_norm, instance_norm_reference),
     LayerCase("group_norm", draw_group_norm, group_norm_reference),
     LayerCase("embedding", draw_embedding, lambda x, p, m: p["weight"][x], integer_input=2),
-    LayerCase("lstm_cell", draw_lstm_cell, lstm_cell_reference),
-    LayerCase("lstm", draw_lstm, lstm_reference),
+    LayerCase("lstm_cell", draw_cell(nn.LSTMCell), lstm_cell_reference),
+    LayerCase("lstm", draw_recurrent(nn.LSTM), recurrent_reference),
+    LayerCase("gru_cell", draw_cell(nn.GRUCell), gru_cell_reference),
+    LayerCase("gru", draw_recurrent(nn.GRU), recurrent_reference),
     LayerCase("maxout", draw_maxout, maxout_reference, domain="distinct"),
     LayerCase("spectral_norm_eval", draw_spectral_norm, spectral_norm_reference, train=False),
     LayerCase("sequential", _sequential,
@@ -312,12 +330,12 @@ def build(case: LayerCase, data):
 
 
 def _flat_output(out):
-    """One array for a layer's output, tuples (LSTM) flattened in order."""
+    """One array for a layer's output, tuples (LSTMCell, LSTM, GRU) flattened in order."""
     if isinstance(out, mg.Tensor):
         return out.numpy()
     if len(out) == 2 and isinstance(out[1], tuple):
         return np.concatenate([out[0].numpy().ravel()] + [t.numpy().ravel() for t in out[1]])
-    return np.concatenate([t.numpy() for t in out], axis=-1)
+    return np.concatenate([t.numpy().ravel() for t in out])
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

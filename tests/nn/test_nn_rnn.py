@@ -82,3 +82,55 @@ def test_lstm_checks_shapes():
         nn.LSTM(3, 4)(mg.zeros(2, 5, 2))
     with pytest.raises(ValueError, match="initial states"):
         nn.LSTM(3, 4)(mg.zeros(2, 5, 3), (mg.zeros(1, 4, 4), mg.zeros(1, 4, 4)))
+
+
+def test_gru_matches_torch_with_the_same_weights():
+    torch = pytest.importorskip("torch")
+    mg.manual_seed(2)
+    ours = nn.GRU(3, 4, num_layers=2, bidirectional=True, batch_first=True).double()
+    theirs = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True, batch_first=True).double()
+    with torch.no_grad():
+        for name, p in ours.named_parameters():
+            getattr(theirs, name).copy_(torch.tensor(p.numpy()))
+    x0 = np.random.default_rng(0).normal(size=(2, 5, 3))
+    h0 = np.random.default_rng(1).normal(size=(4, 2, 4))
+    x = mg.tensor(x0, requires_grad=True)
+    out, h_n = ours(x, mg.tensor(h0))
+    xt = torch.tensor(x0, requires_grad=True)
+    out_t, h_t = theirs(xt, torch.tensor(h0))
+    np.testing.assert_allclose(out.numpy(), out_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h_n.numpy(), h_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    (out.sum() + (h_n * h_n).sum()).backward()
+    (out_t.sum() + (h_t * h_t).sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), getattr(theirs, name).grad.numpy(), rtol=1e-10, atol=1e-12,
+                                   err_msg=name)
+
+
+def test_gru_cell_steps_equal_one_layer_gru_and_shapes_are_checked():
+    mg.manual_seed(3)
+    cell = nn.GRUCell(2, 3).double()
+    gru = nn.GRU(2, 3).double()
+    gru.load_state_dict({f"{k}_l0": v for k, v in cell.state_dict().items()})
+    x = mg.tensor(np.random.default_rng(0).normal(size=(5, 2, 2)))
+    h = mg.zeros(2, 3, dtype=np.float64)
+    for t in range(5):
+        h = cell(x[t], h)
+    out, h_n = gru(x)
+    np.testing.assert_allclose(out.numpy()[-1], h.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(h_n.numpy()[0], h.numpy(), rtol=1e-12)
+    assert [k for k, _ in nn.GRU(3, 4, bias=False).named_parameters()] == ["weight_ih_l0", "weight_hh_l0"]
+    assert nn.GRU(3, 4).weight_ih_l0.shape == (12, 3)
+    with pytest.raises(ValueError, match=r"GRU\(3, 4\).*got \(2, 5, 2\)"):
+        nn.GRU(3, 4)(mg.zeros(2, 5, 2))
+    with pytest.raises(ValueError, match=r"GRU: expected initial states of shape \(1, 5, 4\)"):
+        nn.GRU(3, 4)(mg.zeros(2, 5, 3), mg.zeros(1, 4, 4))
+
+
+def test_torch_module_aliases():
+    import minigen.nn.functional as nnf
+    import minigen.utils.data as data
+
+    assert nnf is mg.functional and nn.functional is mg.functional and mg.utils.data is mg.data
+    assert data.DataLoader is mg.data.DataLoader

@@ -248,6 +248,7 @@ CONFIGS = [(optim.SGD, dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=1
            (optim.SGD, dict(lr=0.05, momentum=0.5, dampening=0.1)),
            (optim.Adam, dict(lr=0.01, betas=(0.8, 0.99), weight_decay=1e-3)),
            (optim.Adam, dict(lr=0.01, amsgrad=True)),
+           (optim.AdamW, dict(lr=0.01, weight_decay=0.1)),
            (optim.RMSprop, dict(lr=0.01, centered=True, momentum=0.9)),
            (optim.RMSprop, dict(lr=0.01, alpha=0.9, weight_decay=1e-2))]
 
