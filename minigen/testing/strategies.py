@@ -11,6 +11,9 @@ Values are drawn from a seeded NumPy generator (a hypothesis-drawn seed), which 
 generate and shrink. `domain` picks safe inputs: "real", "positive" (log, sqrt, pow bases, divisors),
 "unit" (0, 1) (probabilities), "nonzero" (away from 0, for abs and division), "distinct" (well-separated
 values, so max/min/relu have no ties or kinks within finite-difference range).
+
+`graphs()` draws whole random computation graphs (minigen/testing/graphs.py; its op table is
+minigen/testing/graph_ops.py).
 """
 from __future__ import annotations
 
@@ -124,3 +127,6 @@ def conv_geometries(draw, dims: int = 2, max_size: int = 7, max_kernel: int = 3,
     smallest = [max(1, dilation * (k - 1) + 1 - 2 * padding) for k in kernel]
     size = tuple(draw(st.integers(lo, max(lo, max_size))) for lo in smallest)
     return ConvGeometry(draw(st.integers(1, 2)), cin, cout, size, kernel, stride, padding, dilation, groups)
+
+
+from .graphs import Graph, GraphOp, graphs  # noqa: E402  (random computation graphs; they draw leaves here)
