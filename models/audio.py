@@ -89,7 +89,7 @@ def spectrogram_figure(generated: np.ndarray, real: np.ndarray, path: str, label
     import matplotlib.pyplot as plt
 
     cols = max(len(generated), len(real))
-    fig, axes = plt.subplots(2, cols, figsize=(1.6 * cols, 3.6), squeeze=False)
+    fig, axes = plt.subplots(2, cols, figsize=(1.3 * cols, 3.0), squeeze=False)
     for row, clips in enumerate((generated, real)):
         for c in range(cols):
             ax = axes[row, c]
@@ -109,6 +109,6 @@ def spectrogram_figure(generated: np.ndarray, real: np.ndarray, path: str, label
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=64)
     plt.close(fig)
     return path
