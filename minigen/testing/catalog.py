@@ -17,6 +17,7 @@ from .strategies import sample_array
 def _ops() -> dict[str, tuple[Callable, list, bool]]:
     """name -> (function, [(shape, domain), ...], check second derivatives)."""
     import minigen.functional as F
+    from minigen.ops.linalg import einsum
 
     return {
         "add": (lambda a, b: a + b, [((3, 4), "real"), ((4,), "real")], False),
@@ -42,6 +43,8 @@ def _ops() -> dict[str, tuple[Callable, list, bool]]:
         "linear": (F.linear, [((2, 3), "real"), ((4, 3), "real"), ((4,), "real")], True),
         "layer_norm": (lambda x: F.layer_norm(x, (4,)), [((3, 4), "real")], True),
         "gelu": (F.gelu, [((3, 4), "real")], True),
+        "silu": (F.silu, [((3, 4), "real")], True),
+        "einsum": (lambda a, b: einsum("bij,jk->bik", a, b), [((2, 3, 4), "real"), ((4, 5), "real")], True),
     }
 
 
