@@ -43,15 +43,21 @@ def train(seed: int = 0, epochs: int = 40, batch_size: int = 64, noise: float = 
     return model.eval()
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=dc.WEIGHTS, help=f"where to write the weights (default: {dc.WEIGHTS})")
+def retrain(doc: str, train_fn, module) -> None:
+    """The command line of a packaged classifier's script: train with --seed, save to --out (default: the
+    packaged weights of `module`), print the time and the test accuracy."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--out", default=module.WEIGHTS, help=f"where to write the weights (default: {module.WEIGHTS})")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     t0 = time.perf_counter()
-    path = dc.save(train(args.seed), args.out)
-    print(f"trained in {time.perf_counter() - t0:.1f} s; test accuracy {dc.accuracy('test', path):.4f}; "
+    path = module.save(train_fn(args.seed), args.out)
+    print(f"trained in {time.perf_counter() - t0:.1f} s; test accuracy {module.accuracy('test', path):.4f}; "
           f"saved {path}")
+
+
+def main() -> None:
+    retrain(__doc__, train, dc)
 
 
 if __name__ == "__main__":

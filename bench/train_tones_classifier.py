@@ -11,9 +11,6 @@ the classifier does not hinge on a clip's exact onset, loudness or a faint noise
 """
 from __future__ import annotations
 
-import argparse
-import time
-
 import numpy as np
 
 import minigen as mg
@@ -21,6 +18,7 @@ import minigen.functional as F
 from minigen import optim
 from minigen.data import load_tones
 from minigen.models.evaluation import tones_classifier as tc
+from train_digits_classifier import retrain
 
 
 def augmented(clips: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -52,14 +50,7 @@ def train(seed: int = 0, epochs: int = 30, batch_size: int = 64) -> tc.TonesClas
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=tc.WEIGHTS, help=f"where to write the weights (default: {tc.WEIGHTS})")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
-    t0 = time.perf_counter()
-    path = tc.save(train(args.seed), args.out)
-    print(f"trained in {time.perf_counter() - t0:.1f} s; test accuracy {tc.accuracy('test', path):.4f}; "
-          f"saved {path}")
+    retrain(__doc__, train, tc)
 
 
 if __name__ == "__main__":
