@@ -14,7 +14,7 @@ setup(
               *(f"minigen.models.{family}" for family in MODEL_PACKAGES)],
     package_dir={"minigen": "minigen", "minigen.kernels": "kernels", "minigen.models": "models"},
     package_data={"minigen.kernels": ["*.cu"], "minigen.models.evaluation": ["*.npz"]},
-    install_requires=["numpy>=2"],
+    install_requires=["numpy>=2", "threadpoolctl>=3"]  # threadpoolctl: the CLI pins BLAS threads,
     extras_require={
         # CuPy (no GPU needed) lets the tests compile the kernels through NVRTC and hold the fake CuPy that
         # runs the gpu tests on the CPU (tests/fake_cupy.py) to CuPy's real names and signatures

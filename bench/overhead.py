@@ -2,6 +2,11 @@
 
     python bench/overhead.py                 # prints a table, writes bench/results/overhead.json
     python bench/overhead.py --quick         # fewer repeats (a smoke run)
+    python bench/overhead.py --out FILE      # writes FILE instead
+
+Without PyTorch the torch columns and the minigen/torch target are skipped (the table says so), and the
+results go to runs/bench/overhead.json unless --out is given, so that the recorded
+bench/results/overhead.json (with PyTorch beside minigen) is never replaced by a run that lacks them.
 
 (a) a graph of 10 small elementwise ops on 64x64 float32, forward + backward: time per op, and the
     overhead per op over the NumPy version of the same computation;
@@ -33,6 +38,8 @@ import minigen as mg  # noqa: E402
 import minigen.functional as F  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+RECORDED = os.path.join(HERE, "results", "overhead.json")
+WITHOUT_TORCH = os.path.join("runs", "bench", "overhead.json")  # beside other untracked outputs
 N_OPS = 10  # elementwise ops in the graph of (a); the final sum is not counted
 TARGET_MLP_RATIO = 1.15
 
@@ -252,18 +259,19 @@ def table(r: dict) -> str:
     head = f"{'benchmark':<34}" + "".join(f"{n:>11}" for n in names) + f"{'mg/numpy':>10}{'mg/torch':>10}"
     lines = [head, "-" * len(head)]
 
+    def ratio(a, b) -> str:
+        return f"{a / b:>10.2f}" if b else f"{'-':>10}"
+
     def row(label, values, ratio_base=None):
         cells = "".join(f"{values[n]:>11.2f}" for n in names)
-        mg_np = values["minigen"] / values["numpy"] if ratio_base is None else float("nan")
-        mg_t = values["minigen"] / values["torch"] if "torch" in values else float("nan")
-        lines.append(f"{label:<34}{cells}{mg_np:>10.2f}{mg_t:>10.2f}")
+        mg_np = ratio(values["minigen"], values["numpy"]) if ratio_base is None else f"{'-':>10}"
+        lines.append(f"{label:<34}{cells}{mg_np}{ratio(values['minigen'], values.get('torch'))}")
 
     e = r["elementwise"]
     row("10 elementwise ops 64x64, us/op", e["us_per_op"])
     over = {"numpy": 0.0, **e["overhead_us_per_op"]}
     cells = "".join(f"{over[n]:>11.2f}" for n in names)
-    ratio = over["minigen"] / over["torch"] if "torch" in over else float("nan")
-    lines.append(f"{'  overhead over NumPy, us/op':<34}{cells}{'':>10}{ratio:>10.2f}")
+    lines.append(f"{'  overhead over NumPy, us/op':<34}{cells}{'':>10}{ratio(over['minigen'], over.get('torch'))}")
     for width, m in r["mlp"].items():
         row(f"3-layer MLP width {width}, ms", m["ms_forward_backward"])
     lines.append("")
@@ -275,17 +283,23 @@ def table(r: dict) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
-    parser.add_argument("--out", default=os.path.join(HERE, "results", "overhead.json"))
+    parser.add_argument("--out", help=f"the JSON to write (default: {os.path.relpath(RECORDED)} with PyTorch, "
+                                      f"{WITHOUT_TORCH} without)")
     parser.add_argument("--label", help="a note stored in the JSON (e.g. which version of the engine ran)")
     args = parser.parse_args(argv)
     result = run(args.quick)
     if args.label:
         result["label"] = args.label
     print(table(result))
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
+    out = args.out or (RECORDED if torch is not None else WITHOUT_TORCH)
+    if torch is None:
+        result["skipped"] = "PyTorch is not importable: no torch columns, no minigen/torch target"
+        print("PyTorch is not importable: skipped its columns and the minigen/torch target"
+              + ("" if args.out else f"; {os.path.relpath(RECORDED)} is kept, this run goes to {out}"))
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w") as f:
         json.dump(result, f, indent=2)
-    print(f"wrote {args.out}")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

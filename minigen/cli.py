@@ -86,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model; writes run.json, checkpoint, metrics, samples, curves")
     t.add_argument("name", help="a registered model (minigen list)")
     t.add_argument("--out", required=True, metavar="DIR", help="the run folder (required)")
-    t.add_argument("--data", help="data set (default: the model's first, digits; `minigen info NAME`)")
+    t.add_argument("--data", help="data set (default: digits; for a model without digits, its first; "
+                                  "`minigen info NAME`)")
     t.add_argument("--steps", type=_STEPS, metavar="N",
                    help=f"optimizer steps in all, counted from 0 (default: {DEFAULT_STEPS}; with --resume the "
                         "run's own target)")
@@ -156,6 +157,10 @@ def _resumed_options(cls, args, run: dict) -> tuple[str, dict, int]:
     return run["data"], run["config"], run.get("seed", 0)
 
 
+def _default_data(cls) -> str:
+    return "digits" if "digits" in cls.datasets else cls.datasets[0]
+
+
 def _prepare(cls, args, data: str, config: dict, overrides: dict, seed: int, steps: int):
     """The model and its Training, built in memory; an error names the --set values it was built with."""
     import minigen.models as models
@@ -194,7 +199,7 @@ def _train(args) -> None:
         existing = run_folder.read_run(args.out)
         if existing is not None and not args.overwrite:
             run_folder.refuse_new_run(args.out, args.name, existing)
-        data = args.data or cls.datasets[0]
+        data = args.data or _default_data(cls)
         if data not in cls.datasets:
             raise _CliError(f"--data {data}: {args.name} trains on {', '.join(cls.datasets)} (minigen info "
                             f"{args.name}; minigen list)")

@@ -1,6 +1,7 @@
 """The trainer's side of the model protocol: it passes the step to train_step, steps the schedules that
 configure_schedulers returns, and saves them so that a resumed run continues on the same rates."""
 import numpy as np
+import pytest
 
 import minigen as mg
 from minigen import nn, optim, trainer
@@ -48,3 +49,39 @@ def test_a_resumed_run_continues_the_schedule_exactly(tmp_path):
     trainer.train(second, 6, str(tmp_path / "b"), resume=True, progress=False)
     assert first.seen + second.seen == straight.seen
     np.testing.assert_array_equal(second.logits.numpy(), straight.logits.numpy())
+
+
+class Raiser(Recorder):
+    """Raises KeyboardInterrupt inside train_step `at` (as a second Ctrl-C would: mid-update)."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.at = at
+
+    def train_step(self, batch, optimizers, step):
+        if step == self.at:
+            raise KeyboardInterrupt
+        return super().train_step(batch, optimizers, step)
+
+
+def test_an_interrupt_mid_step_keeps_the_last_whole_checkpoint(tmp_path):
+    with pytest.raises(trainer.Interrupted) as stop:
+        trainer.train(Raiser(at=5), 10, str(tmp_path), progress=False, checkpoint_every=2)
+    assert (stop.value.step, stop.value.saved, stop.value.checkpoint_step) == (5, False, 4)
+    assert trainer.checkpoint_step(str(tmp_path)) == 4
+
+
+def test_steps_must_be_positive_and_not_below_the_checkpoint(tmp_path):
+    for steps in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="steps must be a positive number"):
+            trainer.train(Recorder(), steps, str(tmp_path / "none"), progress=False)
+    assert not (tmp_path / "none").exists()
+    trainer.train(Recorder(), 4, str(tmp_path / "a"), progress=False)
+    with pytest.raises(ValueError, match="at step 4, beyond the 3 steps"):
+        trainer.train(Recorder(), 3, str(tmp_path / "a"), resume=True, progress=False)
+
+
+def test_nothing_is_written_before_the_first_step_completes(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(Raiser(at=0), 3, str(tmp_path / "run"), progress=False)
+    assert not (tmp_path / "run").exists()
