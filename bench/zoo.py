@@ -45,6 +45,7 @@ ZOO_RUNS: dict[str, list] = {
     "nade": [_run(2000, hidden=100, lr=0.005)],  # hidden and lr chosen on the validation split
     "rnade": [_run(2000, hidden=100, components=10, lr=0.0003)],
     "made": [_run(10000, hidden=500, num_masks=8, ensemble=8)],
+    "gated-pixelcnn": [_run(1000), {**_run(1000, class_conditional=True), "tag": "cond"}],  # steps: valid
     "ae": [_run(4000)],
     "vae": [_run(4000)],
     "cvae": [_run(4000)],

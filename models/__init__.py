@@ -22,6 +22,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "wavenet": ("autoregressive.wavenet", "WaveNet"),
     "pixelcnn": ("autoregressive.pixelcnn", "PixelCNN"),
     "gated-pixelcnn": ("autoregressive.gated_pixelcnn", "GatedPixelCNN"),
+    "pixelcnn-pp": ("autoregressive.pixelcnn_pp", "PixelCNNPlusPlus"),
     "gan": ("gan.gan", "GAN"),
     "cgan": ("gan.cgan", "CGAN"),
     "cgan-words": ("gan.cgan_words", "CGANWords"),

@@ -31,6 +31,8 @@ from .pixel_layers import masked_parameter_count
 class PixelModel(AutoregressiveModel):
     """Image conditionals with a Bernoulli (levels = 2) or categorical (any levels) likelihood."""
 
+    has_fast_sampler = True  # False: sample and complete always rerun the whole network (fast= is ignored)
+
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, likelihood: str =
                  "bernoulli", levels: int = 2, binarize: str = "static", event_shape: tuple | None = None):
         super().__init__(data, lr, batch_size, event_shape)
@@ -67,11 +69,11 @@ class PixelModel(AutoregressiveModel):
         return out.reshape(x.shape[0], self.colors, self.outputs, self.height, self.width)
 
     def conditionals(self, flat: Tensor, y: Tensor | None = None) -> Tensor:
-        """Flat logits in the images' (colors, H, W) layout: (B, n) Bernoulli, (B, n, L) categorical."""
+        """Flat logits in the images' (colors, H, W) layout: (B, n) Bernoulli, else (B, n, K)."""
         logits = self.image_logits(flat.reshape((flat.shape[0],) + self.event_shape), y)
         if self.outputs == 1:
             return logits.reshape(flat.shape[0], self.dims)
-        return logits.transpose(0, 1, 3, 4, 2).reshape(flat.shape[0], self.dims, self.levels)
+        return logits.transpose(0, 1, 3, 4, 2).reshape(flat.shape[0], self.dims, self.outputs)
 
     def log_prob(self, batch, reduce: bool = True) -> Tensor:
         """sum over pixels and colours of log p(x_{c,i,j} | earlier); per pixel (shaped like x) unreduced."""
@@ -116,6 +118,7 @@ class PixelModel(AutoregressiveModel):
         dtype = next(iter(self.parameters())).dtype  # float64 in the exactness tests
         cur = xp.array(self.flat(x).data, dtype=dtype, copy=True).reshape(seen.shape)
         scale = 1.0 / (self.levels - 1)
+        fast = fast and self.has_fast_sampler
         generator = backend.rng(self.device)
         with self.evaluating():
             cache = self.start_cache(cur * scale, y) if fast else None
@@ -175,5 +178,8 @@ class PixelModel(AutoregressiveModel):
         return masked_parameter_count(self)
 
     def metrics(self, split: str = "test") -> dict:
-        """test_nll, test_bpd, test_nll_sem, num_params and sample_speedup."""
-        return {**super().metrics(split), "sample_speedup": self.sample_speedup()}
+        """test_nll, test_bpd, test_nll_sem, num_params and sample_speedup (with a fast sampler)."""
+        out = super().metrics(split)
+        if self.has_fast_sampler:
+            out["sample_speedup"] = self.sample_speedup()
+        return out

@@ -1,0 +1,62 @@
+"""The discretized logistic mixture likelihood of PixelCNN++ (Salimans, Karpathy, Chen & Kingma, 2017, eq. 2).
+
+Level k of L is the point x_k = 2 k / (L - 1) - 1 in [-1, 1], with half-width delta = 1 / (L - 1). With a
+mixture of K logistics (weights pi_i, means mu_i, scales s_i):
+
+    P(k) = sum_i pi_i [sigma((x_k + delta - mu_i) / s_i) - sigma((x_k - delta - mu_i) / s_i)]
+
+where the first level's lower edge is -inf (sigma(...) - 0) and the last level's upper edge is +inf
+(1 - sigma(...)), so the L probabilities telescope to exactly 1. For a stable log in the tails the
+difference of sigmoids is never formed: with a = (x + delta - mu) / s and b = (x - delta - mu) / s,
+
+    log(sigma(a) - sigma(b)) = -softplus(-a) - softplus(b) + log(1 - exp(-(a - b))),   a - b = 2 delta / s
+
+(an identity: sigma(a) (1 - sigma(b)) (1 - e^{b - a}) = sigma(a) - sigma(b)), and the edges are
+log sigma(a) = -softplus(-a) and log(1 - sigma(b)) = -softplus(b). Every term is a sum of finite logs, so
+log P(k) stays finite and accurate however far k lies in a component's tail. log s is clipped below at
+-7 (the paper's choice), which keeps 2 delta / s finite.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import minigen as mg
+from minigen.autograd import Tensor
+
+MIN_LOG_SCALE = -7.0
+
+
+def discretized_logistic_mixture_log_prob(levels_index: Tensor, logit_pi: Tensor, mu: Tensor, log_s: Tensor,
+                                          levels: int) -> Tensor:
+    """log P(k) for integer levels k (any shape S) under mixtures whose parameters have shape S + (K,)."""
+    if logit_pi.shape != mu.shape or mu.shape != log_s.shape or tuple(mu.shape[:-1]) != tuple(levels_index.shape):
+        raise ValueError(f"discretized_logistic_mixture: parameters {logit_pi.shape}, {mu.shape}, {log_s.shape} "
+                         f"must all be levels' shape {levels_index.shape} + (K,) ({levels_index.device})")
+    k = levels_index.unsqueeze(-1)
+    delta = 1.0 / (levels - 1)
+    x = k * (2.0 * delta) - 1.0
+    log_s = log_s.clip(MIN_LOG_SCALE, None)
+    inv_s = (-log_s).exp()
+    a, b = (x + delta - mu) * inv_s, (x - delta - mu) * inv_s
+    log_cdf_upper = -(-a).softplus()                              # log sigma(a)
+    log_sf_lower = -b.softplus()                                  # log (1 - sigma(b))
+    log_width = (1.0 - (-2.0 * delta * inv_s).exp()).log()        # log(1 - exp(-(a - b)))
+    first, last = (k == 0), (k == levels - 1)
+    middle = log_cdf_upper + log_sf_lower + log_width
+    log_p = mg.where(first, log_cdf_upper, mg.where(last, log_sf_lower, middle))
+    return (logit_pi.log_softmax(axis=-1) + log_p).logsumexp(axis=-1)
+
+
+def sample_discretized_logistic_mixture(logit_pi, mu, log_s, levels: int, u_pick, u_value):
+    """Raw-array draws of levels (shape S) from mixtures with parameters S + (K,): a component by the
+    inverse CDF of softmax(logit_pi) at u_pick, then a logistic value mu + s log(u / (1 - u)) at u_value,
+    rounded to the nearest level and clipped to 0..L-1 (edges take the tails, as in the likelihood)."""
+    xp = np if isinstance(mu, np.ndarray) else __import__("cupy")
+    p = xp.exp(logit_pi - logit_pi.max(axis=-1, keepdims=True))
+    cdf = xp.cumsum(p, axis=-1) / p.sum(axis=-1, keepdims=True)
+    pick = xp.minimum((cdf < u_pick[..., None]).sum(axis=-1), mu.shape[-1] - 1)[..., None]
+    m = xp.take_along_axis(mu, pick, -1)[..., 0]
+    s = xp.exp(xp.maximum(xp.take_along_axis(log_s, pick, -1)[..., 0], MIN_LOG_SCALE))
+    u = xp.clip(u_value, 1e-7, 1 - 1e-7)
+    x = m + s * (xp.log(u) - xp.log1p(-u))
+    return xp.clip(xp.rint((x + 1) * (levels - 1) / 2), 0, levels - 1)

@@ -1,0 +1,173 @@
+"""PixelCNN++ (Salimans, Karpathy, Chen & Kingma, 2017) on the 17-level digits.
+
+    p(x) = prod_{i, j} P(x_ij | x_<ij),  P a discretized logistic mixture (logistic_mixture.py, eq. 2)
+
+The network has no masks: two streams of shifted convolutions. The u stream ("down-shifted", 2x3 kernels
+padded above and on both sides) sees the rows above; the ul stream ("down-right-shifted", 2x2 kernels
+padded above and on the left) sees the rows above and the pixels to the left:
+
+    u_0  = down_shift(conv_{2x3}(x)),  ul_0 = down_shift(conv_{1x3}(x)) + right_shift(conv_{2x1}(x))
+    gated resnet:  c = conv(concat_elu(v)) [+ nin(concat_elu(a))];  c = conv(dropout(concat_elu(c)));
+                   v' = v + c_1 * sigmoid(c_2)                    (c split in halves along channels)
+    up pass:    n resnets at 8x8, a stride-2 shifted conv to 4x4, n resnets (u: a = none; ul: a = u)
+    down pass:  n + 1 resnets at 4x4, a stride-2 shifted transposed conv to 8x8, n + 1 resnets, each taking
+                the matching up-pass output as a short-cut (u: a = u_up; ul: a = [u, ul_up])
+    params = nin(elu(ul)):  K mixture logits, K means, K log-scales per pixel
+
+concat_elu(v) = elu([v, -v]). Deviations, and why: one colour (the digits are gray: no linear
+dependence between colour means), one down/up-sampling step (8x8 -> 4x4; the paper's 32 -> 16 -> 8 has
+no room on 8x8 images), no weight normalisation or Polyak averaging (plain Adam on a small net), and
+sampling draws the level from the discretized mixture's 17 probabilities by the inverse CDF (exactly the
+model's distribution) rather than rounding a continuous logistic draw. There is no fast sampler: a cache
+per position does not carry through the stride-2 layers, so sampling reruns the network per pixel.
+"""
+from __future__ import annotations
+
+import minigen as mg
+import minigen.functional as F
+from minigen import backend, nn
+from minigen.autograd import Tensor
+
+from .logistic_mixture import discretized_logistic_mixture_log_prob
+from .pixel_base import PixelModel
+
+
+def down_shift(x: Tensor) -> Tensor:
+    """Move every row down by one (zeros in the first row)."""
+    return mg.pad(x, (0, 0, 1, 0))[:, :, :x.shape[2]]
+
+
+def right_shift(x: Tensor) -> Tensor:
+    """Move every column right by one (zeros in the first column)."""
+    return mg.pad(x, (1, 0, 0, 0))[:, :, :, :x.shape[3]]
+
+
+def concat_elu(x: Tensor) -> Tensor:
+    return F.elu(mg.cat([x, -x], axis=1))
+
+
+class ShiftedConv(nn.Conv2d):
+    """Convolution padded above (kh - 1 rows) and either on both sides ("down": (kw - 1) / 2 each) or on
+    the left (kw - 1, "down_right"), so output (i, j) sees inputs in rows <= i and columns <= j + (kw-1)/2
+    ("down") or <= j ("down_right")."""
+
+    def __init__(self, cin: int, cout: int, kernel: tuple, kind: str, stride: int = 1):
+        super().__init__(cin, cout, kernel, stride=stride)
+        kh, kw = kernel
+        side = (kw - 1) // 2
+        self.pads = (side, kw - 1 - side, kh - 1, 0) if kind == "down" else (kw - 1, 0, kh - 1, 0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(mg.pad(x, self.pads), self.weight, self.bias, stride=self.stride)
+
+
+class ShiftedDeconv(nn.ConvTranspose2d):
+    """Stride-2 transposed convolution cropped so that output (2i + a, 2j + b) uses inputs at or before
+    (i, j) in the shifted sense: "down" keeps rows [0, H) and columns shifted by (kw - 1) / 2, "down_right"
+    keeps the first rows and columns."""
+
+    def __init__(self, cin: int, cout: int, kernel: tuple, kind: str):
+        super().__init__(cin, cout, kernel, stride=2, output_padding=1)
+        self.kind = kind
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = super().forward(x)
+        h, w = 2 * x.shape[2], 2 * x.shape[3]
+        left = (self.kernel_size[1] - 1) // 2 if self.kind == "down" else 0
+        return out[:, :, :h, left:left + w]
+
+
+class GatedResnet(nn.Module):
+    """v + c_1 * sigmoid(c_2), c = conv(dropout(concat_elu(conv(concat_elu(v)) + nin(concat_elu(a)))))."""
+
+    def __init__(self, channels: int, kernel: tuple, kind: str, short_cut: int, dropout: float):
+        super().__init__()
+        self.conv_in = ShiftedConv(2 * channels, channels, kernel, kind)
+        self.nin = nn.Conv2d(2 * short_cut * channels, channels, 1) if short_cut else None
+        self.dropout = nn.Dropout(dropout)
+        self.conv_out = ShiftedConv(2 * channels, 2 * channels, kernel, kind)
+
+    def forward(self, v: Tensor, a: Tensor | None = None) -> Tensor:
+        c = self.conv_in(concat_elu(v))
+        if a is not None:
+            c = c + self.nin(concat_elu(a))
+        c = self.conv_out(self.dropout(concat_elu(c)))
+        half = c.shape[1] // 2
+        return v + c[:, :half] * c[:, half:].sigmoid()
+
+
+class PixelCNNPlusPlus(PixelModel):
+    """Two shifted streams, gated resnets, one 8x8 -> 4x4 -> 8x8 down/up-sampling with short-cuts."""
+
+    binarize = None
+    has_fast_sampler = False
+
+    def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, channels: int = 16,
+                 resnets: int = 1, components: int = 5, dropout: float = 0.0, event_shape: tuple | None = None):
+        super().__init__(data, lr, batch_size, "categorical", 17, "static", event_shape)
+        if self.colors != 1:
+            raise ValueError(f"pixelcnn-pp: one colour channel only, got images of shape {self.event_shape}")
+        self.likelihood, self.components, self.outputs = "logistic_mixture", int(components), 3 * int(components)
+        c, n = int(channels), int(resnets)
+        down, right = ((2, 3), "down"), ((2, 2), "down_right")
+        self.u_init = ShiftedConv(1, c, (2, 3), "down")
+        self.ul_init = nn.ModuleList([ShiftedConv(1, c, (1, 3), "down"), ShiftedConv(1, c, (2, 1), "down_right")])
+        resnet = lambda kind, cut: GatedResnet(c, *kind, cut, dropout)
+        self.up_u = nn.ModuleList([resnet(down, 0) for _ in range(2 * n)])
+        self.up_ul = nn.ModuleList([resnet(right, 1) for _ in range(2 * n)])
+        self.down_u = nn.ModuleList([resnet(down, 1) for _ in range(2 * n + 2)])
+        self.down_ul = nn.ModuleList([resnet(right, 2) for _ in range(2 * n + 2)])
+        self.downsample = nn.ModuleList([ShiftedConv(c, c, (2, 3), "down", 2), ShiftedConv(c, c, (2, 2), "down_right", 2)])
+        self.upsample = nn.ModuleList([ShiftedDeconv(c, c, (2, 3), "down"), ShiftedDeconv(c, c, (2, 2), "down_right")])
+        self.out = nn.Conv2d(c, self.outputs, 1)
+        self.resnets = n
+
+    @classmethod
+    def default_config(cls, data: str) -> dict:
+        return {"lr": 1e-3, "batch_size": 64, "channels": 16, "resnets": 1, "components": 5, "dropout": 0.0}
+
+    def network(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """The mixture parameters (B, 3K, H, W) from x scaled to [-1, 1]."""
+        x = x * 2.0 - 1.0
+        n = self.resnets
+        u = down_shift(self.u_init(x))
+        ul = down_shift(self.ul_init[0](x)) + right_shift(self.ul_init[1](x))
+        us, uls = [u], [ul]
+        for k in range(2 * n):
+            if k == n:
+                u, ul = self.downsample[0](u), self.downsample[1](ul)
+                us.append(u), uls.append(ul)
+            u = self.up_u[k](u)
+            ul = self.up_ul[k](ul, u)
+            us.append(u), uls.append(ul)
+        for k in range(2 * n + 2):
+            if k == n + 1:
+                u, ul = self.upsample[0](u), self.upsample[1](ul)
+            u = self.down_u[k](u, us.pop())
+            ul = self.down_ul[k](ul, mg.cat([u, uls.pop()], axis=1))
+        return self.out(F.elu(ul))
+
+    def _mixture(self, params: Tensor) -> tuple:
+        k = self.components
+        return params[..., :k], params[..., k:2 * k], params[..., 2 * k:]
+
+    def log_prob(self, batch, reduce: bool = True) -> Tensor:
+        """sum over pixels of log P(x_ij | x_<ij) under the discretized logistic mixture."""
+        x = batch
+        flat = self.flat(x)
+        params = self.conditionals(flat)                                   # (B, n, 3K)
+        values = backend.to_device(flat.data, "cpu")
+        if values.min() < 0 or values.max() > self.levels - 1:
+            raise ValueError(f"{self.name}: pixel values must be integers in 0..{self.levels - 1}, got "
+                             f"{values.min()}..{values.max()} (shape {x.shape}, {x.device})")
+        terms = discretized_logistic_mixture_log_prob(flat, *self._mixture(params), self.levels)
+        return terms.sum(axis=1) if reduce else terms.reshape(x.shape)
+
+    def _draw(self, logits, u, xp):
+        """The level by the inverse CDF of the discretized mixture's L probabilities at u."""
+        b, levels = logits.shape[0], self.levels
+        params = mg.tensor(xp.broadcast_to(logits[:, None, :], (b, levels, logits.shape[1])))
+        k = mg.tensor(xp.broadcast_to(xp.arange(levels, dtype=logits.dtype), (b, levels)))
+        p = xp.exp(discretized_logistic_mixture_log_prob(k, *self._mixture(params), levels).data)
+        cdf = xp.cumsum(p, axis=1)
+        return xp.minimum((cdf < u[:, None] * cdf[:, -1:]).sum(axis=1), levels - 1).astype(u.dtype)
