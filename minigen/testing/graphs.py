@@ -262,7 +262,7 @@ class _Builder:
         arrays = [self.tensors[j].data for j in args]
         if op.domain is not None and not op.domain(*arrays, **params):
             return self._refuse(mark)
-        with autograd.no_grad():
+        with autograd.no_grad(), np.errstate(all="ignore"):  # an overflow is refused just below
             out = op.fn(*[self.tensors[j] for j in args], **params)
         a = out.data
         if (a.dtype.kind != "f" or a.size == 0 or a.size > self.max_elements or not np.isfinite(a).all()
