@@ -109,6 +109,8 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
                     if gx.data.shape != x.data.shape:
                         raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape "
                                            f"{gx.shape} for an input of shape {x.shape}")
+                    if gx.data.dtype != x.data.dtype:  # promoted inputs: as PyTorch, each gradient takes
+                        gx = autograd._cast(gx, x.data.dtype)  # its input's dtype (differentiably)
                     send(x, gx)
             if not retain_graph:
                 f.release()

@@ -132,3 +132,20 @@ def test_dropping_unrelated_outputs_changes_no_gradient(graph, data):
         assert (a is None) == (b is None), f"leaf {k}"
         if a is not None:
             np.testing.assert_array_equal(a, b, err_msg=f"leaf {k} of\n{graph!r}")
+
+
+@examples(100)
+@given(graphs(dtypes=(np.float32, np.float64)), st.integers(0, 2**16))
+def test_every_gradient_has_its_leafs_dtype_and_shape(graph, seed):
+    """Graphs mixing float32 and float64 leaves (NumPy's promotion makes float64 values): each leaf's
+    gradient, and mg.grad's, has the leaf's dtype and shape, as PyTorch's engine casts them."""
+    leaves = graph.leaves()
+    outputs = graph(*leaves)
+    loss = _loss(outputs, _cotangents(outputs, seed))
+    wanted = [t for t in leaves if t.requires_grad]
+    grads = mg.grad(loss, wanted, retain_graph=True, allow_unused=True)
+    loss.backward()
+    for t, g in zip(wanted, grads):
+        for got in (g, t.grad):
+            if got is not None:
+                assert (got.dtype, got.shape) == (t.dtype, t.shape), f"{got.dtype} {got.shape} for {t.dtype} {t.shape}"

@@ -179,3 +179,24 @@ def test_the_axis_rule_is_the_same_on_tensors_with_axes():
         x.softmax(axis=-3)
     with pytest.raises(ValueError, match="mean: repeated axis"):
         x.mean(axis=(1, -1))
+
+
+# ------------------------------------------------- 4. found by the graphs: gradients keep their input's dtype
+
+def test_a_float32_leaf_in_a_float64_expression_gets_a_float32_gradient():
+    """Was: `x = mg.tensor(np.ones(3, np.float32), requires_grad=True); (x * mg.tensor(np.ones(3))).sum()
+    .backward()` left a float64 x.grad (Mul's backward multiplies by the float64 operand); found by
+    tests/test_graphs.py with float32 leaves and a float64 loss target. PyTorch's engine casts every
+    gradient to its input's dtype; so does ours now, differentiably."""
+    x = _leaf(np.ones(3), dtype=np.float32)
+    c = mg.tensor(np.array([1.0, 2.0, 3.0]))
+    (x * c).sum().backward()
+    assert x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.numpy(), [1, 2, 3])
+    (g,) = mg.grad(((x * c) ** 2).sum(), [x], create_graph=True)
+    assert g.dtype == np.float32 and g.requires_grad
+    (h,) = mg.grad(g.sum(), [x])
+    assert h.dtype == np.float32
+    np.testing.assert_array_equal(h.numpy(), 2 * c.numpy() ** 2)
+    y = x * 2.0  # a non-leaf captured by mg.grad
+    assert mg.grad((y * c).sum(), [y])[0].dtype == np.float32
