@@ -163,15 +163,20 @@ def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
     raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _same_shape(op: str, x: Tensor, target: Tensor) -> None:
-    if x.shape != target.shape:
-        raise ValueError(f"{op}: input shape {x.shape} and target shape {target.shape} differ")
+def _target(op: str, x: Tensor, target) -> Tensor:
+    """A loss target as a Tensor of x's shape; an array or list goes to x's device (as nll_loss's class
+    indices do), while a Tensor on another device is the usual device error."""
+    t = as_tensor(target, x)
+    if not isinstance(target, Tensor) and t.device != x.device:
+        t = Tensor._make(backend.to_device(t.data, x.device))
+    if x.shape != t.shape:
+        raise ValueError(f"{op}: input shape {x.shape} and target shape {t.shape} differ")
+    return t
 
 
 def binary_cross_entropy(p: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     """-(t log p + (1 - t) log(1 - p)), each log clamped at -100 as PyTorch does."""
-    target = as_tensor(target, p)
-    _same_shape("binary_cross_entropy", p, target)
+    target = _target("binary_cross_entropy", p, target)
     loss = -(target * _clamped_log(p) + (1 - target) * _clamped_log(1 - p))
     if weight is not None:
         loss = loss * weight
@@ -189,8 +194,7 @@ def _clamped_log(p: Tensor) -> Tensor:
 def binary_cross_entropy_with_logits(x: Tensor, target, weight=None, reduction: str = "mean",
                                      pos_weight=None) -> Tensor:
     """-(t log sigmoid(x) + (1 - t) log sigmoid(-x)) = softplus(x) - t x (stable for any x)."""
-    target = as_tensor(target, x)
-    _same_shape("binary_cross_entropy_with_logits", x, target)
+    target = _target("binary_cross_entropy_with_logits", x, target)
     if pos_weight is None:
         loss = softplus(x) - target * x
     else:
@@ -245,16 +249,14 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", ignore_index:
 
 def mse_loss(x: Tensor, target, reduction: str = "mean") -> Tensor:
     """(x - t)^2."""
-    target = as_tensor(target, x)
-    _same_shape("mse_loss", x, target)
+    target = _target("mse_loss", x, target)
     d = x - target
     return _reduce(d * d, reduction, "mse_loss")
 
 
 def l1_loss(x: Tensor, target, reduction: str = "mean") -> Tensor:
     """|x - t|."""
-    target = as_tensor(target, x)
-    _same_shape("l1_loss", x, target)
+    target = _target("l1_loss", x, target)
     return _reduce((x - target).abs(), reduction, "l1_loss")
 
 

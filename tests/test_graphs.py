@@ -10,6 +10,7 @@ import gc
 import weakref
 
 import numpy as np
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -149,3 +150,26 @@ def test_every_gradient_has_its_leafs_dtype_and_shape(graph, seed):
         for got in (g, t.grad):
             if got is not None:
                 assert (got.dtype, got.shape) == (t.dtype, t.shape), f"{got.dtype} {got.shape} for {t.dtype} {t.shape}"
+
+
+@pytest.mark.gpu
+@examples(40)
+@given(graphs(), st.integers(0, 2**16))
+def test_a_graph_on_the_gpu_gives_the_cpus_outputs_and_gradients(graph, seed):
+    """The same program on CUDA leaves (tests/fake_cupy.py without a GPU): outputs and every leaf's gradient
+    on CUDA, equal to the CPU's."""
+    results = {}
+    for device in ("cpu", "cuda"):
+        leaves = [mg.tensor(t.data, requires_grad=t.requires_grad, device=device) for t in graph.leaves()]
+        outputs = graph(*leaves)
+        assert all(o.device == device for o in outputs), f"an output left {device} in\n{graph!r}"
+        rng = np.random.default_rng(seed)
+        cotangents = [mg.tensor(rng.standard_normal(o.shape), device=device) for o in outputs]
+        wanted = [t for t in leaves if t.requires_grad]
+        grads = mg.grad(_loss(outputs, cotangents), wanted, allow_unused=True)
+        assert all(g is None or g.device == device for g in grads)
+        results[device] = [o.numpy() for o in outputs] + [None if g is None else g.numpy() for g in grads]
+    for k, (a, b) in enumerate(zip(results["cpu"], results["cuda"], strict=True)):
+        assert (a is None) == (b is None), f"result {k}"
+        if a is not None:
+            np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12, err_msg=f"result {k} of\n{graph!r}")

@@ -200,3 +200,22 @@ def test_a_float32_leaf_in_a_float64_expression_gets_a_float32_gradient():
     np.testing.assert_array_equal(h.numpy(), 2 * c.numpy() ** 2)
     y = x * 2.0  # a non-leaf captured by mg.grad
     assert mg.grad((y * c).sum(), [y])[0].dtype == np.float32
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("loss", [F.binary_cross_entropy, F.binary_cross_entropy_with_logits, F.mse_loss,
+                                  F.l1_loss], ids=lambda f: f.__name__)
+def test_a_loss_with_an_array_target_on_cuda_moves_the_target_there(loss):
+    """Was: `F.binary_cross_entropy(p.cuda(), np.array([1.0]))` raised "Mul: expected all inputs on one
+    device, (1,) on cpu, (1,) on cuda" while F.nll_loss and F.cross_entropy move an array target to the
+    input's device; found by tests/test_graphs.py's GPU parity. Now every loss moves an array target."""
+    p = mg.tensor(np.array([0.3, 0.6]), requires_grad=True, device="cuda")
+    target = np.array([1.0, 0.0])
+    value = loss(p, target)
+    assert value.device == "cuda"
+    value.backward()
+    assert p.grad.device == "cuda"
+    host = mg.tensor(np.array([0.3, 0.6]), requires_grad=True)
+    np.testing.assert_allclose(value.numpy(), loss(host, target).numpy(), rtol=1e-12)
+    with pytest.raises(RuntimeError, match="on cpu.* on cuda|on cuda.* on cpu"):
+        loss(p, mg.tensor(target))  # a Tensor on another device stays an error
