@@ -57,9 +57,12 @@ def model_class(name: str):
     return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
 
 
-def create(name: str, data: str = "digits", **overrides):
-    """A model with its default configuration for `data`, updated by `overrides`."""
+def create(name: str, data: str | None = None, **overrides):
+    """A model with its default configuration for `data` (None: digits, or the model's first data set when it
+    does not train on digits), updated by `overrides`."""
     cls = model_class(name)
+    if data is None:
+        data = "digits" if "digits" in cls.datasets else cls.datasets[0]
     config = dict(cls.default_config(data))
     unknown = set(overrides) - set(config)
     if unknown:

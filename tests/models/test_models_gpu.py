@@ -10,13 +10,15 @@ import minigen as mg
 import minigen.models as models
 from minigen import trainer
 
+from test_contract import SMALL  # the contract's small configurations (tests/models is on sys.path)
+
 pytestmark = pytest.mark.gpu
 
 
 @pytest.mark.parametrize("name", models.names())
 def test_model_trains_on_cuda_and_its_checkpoint_loads_on_the_cpu(tmp_path, name):
     mg.manual_seed(0)
-    model = models.create(name)
+    model = models.create(name, **SMALL.get(name, {}))
     history = trainer.train(model, 3, str(tmp_path), device="cuda", progress=False)
     assert all(p.device == "cuda" for p in model.parameters())
     assert history.data and all(math.isfinite(v) for values in history.data.values() for _, v in values), \
@@ -24,7 +26,7 @@ def test_model_trains_on_cuda_and_its_checkpoint_loads_on_the_cpu(tmp_path, name
     with model.evaluating():
         samples = model.sample(4, np.arange(4) % 10 if model.conditional else None)
     assert samples.device == "cuda" and np.isfinite(samples.numpy()).all()
-    cpu = trainer.load_model(models.create(name), str(tmp_path), "cpu")
+    cpu = trainer.load_model(models.create(name, **SMALL.get(name, {})), str(tmp_path), "cpu")
     for (key, p), (_, q) in zip(model.named_parameters(), cpu.named_parameters()):
         assert q.device == "cpu"
         np.testing.assert_array_equal(q.numpy(), p.numpy(), err_msg=key)
