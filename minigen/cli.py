@@ -273,6 +273,7 @@ def _sample(args) -> None:
     path = args.out or os.path.join(args.source, f"samples-{args.seed}.png")
     arrays = {"samples": samples} if y is None else {"samples": samples, "labels": y}
     npz = os.path.splitext(path)[0] + ".npz"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     np.savez(npz, **arrays)
     if samples.ndim == 4:
         viz.save_image_grid(samples, path, nrow=10 if model.conditional else None, value_range=model.value_range)
