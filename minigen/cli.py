@@ -36,8 +36,11 @@ failed start leaves DIR as it was. Ctrl-C stops between two steps, saves checkpo
 prints how to resume; the resumed run is bit-for-bit the uninterrupted one on the CPU.
 
 threads: train, eval and sample use one BLAS thread by default (--threads N to change): these matrices
-are small, and on a busy 2-core machine more threads made runs slower, not faster (README).
-`minigen info NAME` lists a model's options with defaults and types, its data sets, metrics and paper."""
+are small; on a busy 2-core machine a second thread bought nothing (README, "The minigen command").
+
+data: the command trains on the built-in data sets (`minigen list`); MNIST-style IDX/.npz files load in
+Python (minigen.data.load_idx, load_npz). `minigen info NAME` lists a model's options with defaults and
+types, its data sets, metrics and paper; `eval --split valid` names metrics valid_*."""
 
 
 class _Parser(argparse.ArgumentParser):
