@@ -58,6 +58,7 @@ ZOO_RUNS: dict[str, list] = {
     "cgan-words": [_run(3000)],
     "cgan": [_run(3000), _run(5000, "ring8"), _run(5000, "grid25")],
     "rbm": [_run(12000, hidden=200)],  # PCD-1 (chosen on validation: bench/rbm_cd.py), lr 0.02 decayed to 0
+    "ebm": [_run(800), _run(1500, "ring8"), _run(1500, "grid25")],
     "wavenet": [_run(1200, "tones", window=512)],
     "wavegan": [_run(800, "tones", batch_size=16, lr=2e-4)],
 }

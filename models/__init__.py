@@ -41,6 +41,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "gumbel-vae": ("latent.discrete_vae", "GumbelVAE"),
     "ladder-vae": ("latent.ladder_vae", "LadderVAE"),
     "rbm": ("energy.rbm", "RBM"),
+    "ebm": ("energy.ebm", "EBM"),
 }
 
 
