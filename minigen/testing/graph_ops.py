@@ -14,17 +14,17 @@ import minigen as mg
 import minigen.functional as F
 
 from .graph_index import getitem_params
-from .graphs import KINK, GraphOp
+from .graphs import KINK, GraphOp, in_domain
 
 
 # ------------------------------------------------------------------------------------------- domains
 
 def _positive(x, **_) -> bool:
-    return bool((x > 0.1).all())
+    return in_domain(x, "positive")
 
 
 def _nonzero(x, *rest, **_) -> bool:
-    return bool((np.abs(x) > 0.1).all())
+    return in_domain(x, "nonzero")
 
 
 def _off_kink(x, **_) -> bool:
@@ -36,7 +36,7 @@ def _apart(a, b, **_) -> bool:
 
 
 def _denominator(a, b, **_) -> bool:
-    return bool((np.abs(b) > 0.1).all())
+    return in_domain(b, "nonzero")
 
 
 def _gap(x, axes) -> bool:
@@ -260,8 +260,7 @@ def _pool_domain(x, kernel_size) -> bool:
 
 
 def _distinct(a) -> bool:
-    flat = np.sort(np.asarray(a).reshape(-1))
-    return flat.size < 2 or bool(np.diff(flat).min() > KINK)
+    return in_domain(np.asarray(a), "distinct")
 
 
 def _layer_norm_params(draw, shape):

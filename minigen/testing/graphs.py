@@ -274,7 +274,7 @@ class _Builder:
 
     def _operand(self, shape: tuple, domain: str, dtype: str) -> int:
         """An earlier value of `shape` whose values lie in `domain`, or a fresh leaf of it."""
-        candidates = [j for j, t in enumerate(self.tensors) if t.shape == shape and _in_domain(t.data, domain)]
+        candidates = [j for j, t in enumerate(self.tensors) if t.shape == shape and in_domain(t.data, domain)]
         if candidates and self.draw(st.booleans(), label="reuse"):
             return candidates[self.draw(st.integers(0, len(candidates) - 1), label="which")]
         return self.leaf(shape, domain, dtype)
@@ -291,7 +291,7 @@ class _Builder:
         return Graph(tuple(self.values), outputs)
 
 
-def _in_domain(a: np.ndarray, domain: str) -> bool:
+def in_domain(a: np.ndarray, domain: str) -> bool:
     """Whether the values of `a` could have come from `domain` (strategies.sample_array's domains)."""
     if domain == "positive":
         return bool((a > 0.1).all())
