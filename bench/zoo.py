@@ -54,6 +54,7 @@ ZOO_RUNS: dict[str, list] = {
     "iwae-k50": [_run(4000)],
     "gumbel-vae": [_run(6000)],
     "ladder-vae": [_run(4000)],
+    "vade": [_run(5000)],
     **{name: [_run(d), _run(r, "ring8"), _run(g, "grid25")] for name, (d, r, g) in GAN_STEPS.items()},
     "cgan-words": [_run(3000)],
     "cgan": [_run(3000), _run(5000, "ring8"), _run(5000, "grid25")],

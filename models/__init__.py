@@ -40,6 +40,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "iwae-k50": ("latent.iwae", "IWAE50"),
     "gumbel-vae": ("latent.discrete_vae", "GumbelVAE"),
     "ladder-vae": ("latent.ladder_vae", "LadderVAE"),
+    "vade": ("latent.vade", "VaDE"),
     "rbm": ("energy.rbm", "RBM"),
     "ebm": ("energy.ebm", "EBM"),
 }

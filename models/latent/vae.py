@@ -255,8 +255,12 @@ class VAE(VariationalModel):
             q = self.encode(obs, y)
             z = q.rsample()
         log_px = self.decode(z, y).log_prob(obs).sum(axis=-1) + self._log_px_offset
-        log_pz = standard_normal_like(z).log_prob(z).sum(axis=-1)
-        return log_px + log_pz - q.log_prob(z).sum(axis=-1)
+        return log_px + self.log_prior(z) - q.log_prob(z).sum(axis=-1)
+
+    def log_prior(self, z: Tensor) -> Tensor:
+        """log p(z) summed over the last axis: N(0, I) here (VaDE's mixture and the prior-ELBO VAE's learned
+        prior override it)."""
+        return standard_normal_like(z).log_prob(z).sum(axis=-1)
 
     # -------------------------------------------------------------------------------------- images
     @property
@@ -274,13 +278,16 @@ class VAE(VariationalModel):
         return v.reshape(-1, *DIGITS_SHAPE).detach()
 
     def sample(self, n: int, y=None, *, mean: bool = False) -> Tensor:
-        """x ~ p(x|z), z ~ N(0, I) (given the labels y, which the conditional VAE requires: a class index or
-        n of them); mean=True gives E[x|z] instead."""
+        """x ~ p(x|z), z ~ p(z) (prior_sample), given the labels y that the conditional VAE requires (a class
+        index or n of them); mean=True gives E[x|z] instead."""
         labels = self.labels(n, y)
         with self.evaluating():
             onehot = None if labels is None else F.one_hot(labels, self.num_classes, dtype=np.float32)
-            z = mg.randn(n, self.latent, device=self.device)
-            return self._as_image(self.decode(z, onehot), mean)
+            return self._as_image(self.decode(self.prior_sample(n), onehot), mean)
+
+    def prior_sample(self, n: int) -> Tensor:
+        """n latents z ~ p(z), shape (n, latent): N(0, I) here."""
+        return mg.randn(n, self.latent, device=self.device)
 
     def reconstruct(self, batch) -> Tensor:
         """E[x | z = mu(x)]: the decoder's mean at the posterior mean."""
