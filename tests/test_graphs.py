@@ -2,8 +2,8 @@
 
 Each op is checked alone by the op factory (tests/ops/factory.py); these tests check ops composed: values
 used several times, gradients accumulated across branches and across backward calls, mg.grad asked for
-intermediate values, second derivatives through chains of different ops, and graphs whose other outputs
-were dropped. The default hypothesis profile runs a few hundred graphs in a few seconds;
+intermediate values, hooks on them, second derivatives through chains of different ops, graphs whose
+other outputs were dropped, mixed float32/float64 leaves, and the same program on the GPU. The default hypothesis profile runs a few hundred graphs in a few seconds;
 HYPOTHESIS_PROFILE=thorough runs 25 times as many.
 """
 import gc
@@ -173,3 +173,29 @@ def test_a_graph_on_the_gpu_gives_the_cpus_outputs_and_gradients(graph, seed):
         assert (a is None) == (b is None), f"result {k}"
         if a is not None:
             np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12, err_msg=f"result {k} of\n{graph!r}")
+
+
+@examples(80)
+@given(graphs(), st.data())
+def test_a_hook_zeroing_an_intermediate_gradient_is_the_graph_with_that_value_constant(graph, data):
+    """A hook on an intermediate value v that returns 0 * grad leaves every leaf exactly the gradient it
+    gets when v is replaced by a constant with v's values (the paths through v contribute nothing)."""
+    leaves = graph.leaves()
+    values = graph.evaluate(*leaves)
+    steps = [i for i, v in enumerate(values) if i not in graph.leaf_positions and v.requires_grad]
+    assume(steps)
+    k = data.draw(st.sampled_from(steps), label="hooked value")
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    values[k].register_hook(lambda g: g * 0)
+    outputs = [values[i] for i in graph.outputs]
+    cotangents = _cotangents(outputs, seed)
+    _loss(outputs, cotangents).backward()
+
+    cut_leaves = graph.leaves()
+    again = graph.evaluate(*cut_leaves, replace={k: mg.tensor(values[k].numpy())})
+    outputs = [again[i] for i in graph.outputs]
+    if any(o.requires_grad for o in outputs):
+        _loss(outputs, cotangents).backward()
+    for j, (a, b) in enumerate(zip(leaves, cut_leaves)):
+        np.testing.assert_allclose(_dense(a.grad, a), _dense(b.grad, b), rtol=1e-12, atol=1e-12,
+                                   err_msg=f"leaf {j}, hook on v{k} of\n{graph!r}")
