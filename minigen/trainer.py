@@ -266,8 +266,7 @@ def evaluate(model, split: str = "test", seed: int = EVAL_SEED) -> dict:
     test_nll on "test"; on another split test_* becomes <split>_* and every other name gets the prefix
     (valid_nll, valid_iwae_nll)."""
     backend.manual_seed(seed)
-    with model.evaluating():
-        metrics = model.metrics(split)
+    metrics = model.metrics(split)  # the model sets its own mode (some measure gradients: evaluating(grad=True))
     if split == "test":
         return dict(metrics)
     return {f"{split}_{k[len('test_'):] if k.startswith('test_') else k}": v for k, v in metrics.items()}

@@ -57,6 +57,18 @@ def test_metrics_json_and_eval_agree_exactly(vae_run, capsys):
     assert other["iwae_nll"] != json.load(open(os.path.join(vae_run, "metrics.json")))["iwae_nll"]
 
 
+def test_metrics_that_need_gradients_go_through_the_same_path(tmp_path, capsys):
+    """gumbel-vae measures encoder-gradient variances inside metrics(): evaluate() must leave grad mode to it."""
+    out = str(tmp_path / "gumbel")
+    status, printed, lines = run_cli(capsys, "train", "gumbel-vae", "--steps", "2", "--out", out, "--set", "hidden=8",
+                                     "--set", "eval_k=4", "--set", "variance_draws=2", *FAST)
+    assert status == 0, lines
+    metrics = json.loads(printed.splitlines()[-1])
+    assert metrics["grad_var_gumbel"] > 0
+    status, printed, _ = run_cli(capsys, "eval", "gumbel-vae", "--from", out)
+    assert json.loads(printed.splitlines()[-1]) == metrics
+
+
 def test_eval_names_metrics_by_split(vae_run, capsys):
     status, out, _ = run_cli(capsys, "eval", "vae", "--from", vae_run, "--split", "valid")
     metrics = json.loads(out.splitlines()[-1])
