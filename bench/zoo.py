@@ -45,7 +45,10 @@ ZOO_RUNS: dict[str, list] = {
     "nade": [_run(2000, hidden=100, lr=0.005)],  # hidden and lr chosen on the validation split
     "rnade": [_run(2000, hidden=100, components=10, lr=0.0003)],
     "made": [_run(10000, hidden=500, num_masks=8, ensemble=8)],
+    "pixelcnn": [_run(1500, dropout=0.1), {**_run(1000, dropout=0.1, likelihood="categorical", levels=17),
+                                           "tag": "levels17"}],  # dropout and steps: the validation split
     "gated-pixelcnn": [_run(1000), {**_run(1000, class_conditional=True), "tag": "cond"}],  # steps: valid
+    "pixelcnn-pp": [_run(800, dropout=0.1)],
     "ae": [_run(4000)],
     "vae": [_run(4000)],
     "cvae": [_run(4000)],

@@ -23,6 +23,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "pixelcnn": ("autoregressive.pixelcnn", "PixelCNN"),
     "gated-pixelcnn": ("autoregressive.gated_pixelcnn", "GatedPixelCNN"),
     "pixelcnn-pp": ("autoregressive.pixelcnn_pp", "PixelCNNPlusPlus"),
+    "pixelrnn-row": ("autoregressive.pixelrnn", "RowLSTM"),
+    "pixelrnn-diag": ("autoregressive.pixelrnn", "DiagonalBiLSTM"),
     "gan": ("gan.gan", "GAN"),
     "cgan": ("gan.cgan", "CGAN"),
     "cgan-words": ("gan.cgan_words", "CGANWords"),

@@ -23,6 +23,7 @@ BATCH = 8
 SMALL = {"made": {"hidden": 32, "num_masks": 2, "ensemble": 2}, "iwae-k50": {"k": 4}, "rbm": {"hidden": 8},
          "ebm": {"buffer_size": 64, "langevin_steps": 5, "sample_steps": 5},
          "gated-pixelcnn": {"channels": 8, "layers": 2}, "pixelcnn-pp": {"channels": 8},
+         "pixelrnn-row": {"channels": 8, "layers": 1}, "pixelrnn-diag": {"channels": 8, "layers": 1},
          "wavenet": {"data": "tones", "residual_channels": 4, "skip_channels": 8, "dilation_cycles": 1,
                      "max_dilation": 4, "window": 32, "clip_length": 64},
          "wavegan": {"data": "tones", "model_size": 2, "upsamplings": 1, "z_dim": 8}}
