@@ -44,7 +44,7 @@ def _dense(g, like) -> np.ndarray:
     return np.zeros(like.shape) if g is None else g.numpy()
 
 
-@examples(150)
+@examples(100)
 @given(graphs())
 def test_whole_graph_gradients_match_central_differences(graph):
     """d<v, outputs>/d(leaf) for every leaf, against float64 central differences."""
@@ -58,7 +58,7 @@ def test_whole_graph_second_derivatives_match_central_differences(graph):
     assert gradgradcheck(graph, graph.leaves())
 
 
-@examples(150)
+@examples(100)
 @given(graphs(), st.integers(0, 2**16))
 def test_a_second_backward_of_a_retained_graph_accumulates_exactly_twice(graph, seed):
     leaves = graph.leaves()
@@ -78,7 +78,7 @@ def test_a_second_backward_of_a_retained_graph_accumulates_exactly_twice(graph, 
             np.testing.assert_array_equal(t.grad.numpy(), 2 * g, err_msg=f"value {k} of\n{graph!r}")
 
 
-@examples(150)
+@examples(100)
 @given(graphs(), st.data())
 def test_grad_of_an_intermediate_value_is_the_gradient_of_the_graph_cut_there(graph, data):
     """mg.grad(loss, [v]) for an intermediate v equals d loss / d c where the graph is rebuilt with a
@@ -101,7 +101,7 @@ def test_grad_of_an_intermediate_value_is_the_gradient_of_the_graph_cut_there(gr
                                err_msg=f"value v{k} of\n{graph!r}")
 
 
-@examples(150)
+@examples(100)
 @given(graphs(), st.data())
 def test_dropping_unrelated_outputs_changes_no_gradient(graph, data):
     """Outputs are held weakly: computing a loss from some outputs after dropping the others gives every
@@ -135,7 +135,7 @@ def test_dropping_unrelated_outputs_changes_no_gradient(graph, data):
             np.testing.assert_array_equal(a, b, err_msg=f"leaf {k} of\n{graph!r}")
 
 
-@examples(100)
+@examples(60)
 @given(graphs(dtypes=(np.float32, np.float64)), st.integers(0, 2**16))
 def test_every_gradient_has_its_leafs_dtype_and_shape(graph, seed):
     """Graphs mixing float32 and float64 leaves (NumPy's promotion makes float64 values): each leaf's
@@ -175,7 +175,7 @@ def test_a_graph_on_the_gpu_gives_the_cpus_outputs_and_gradients(graph, seed):
             np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12, err_msg=f"result {k} of\n{graph!r}")
 
 
-@examples(80)
+@examples(60)
 @given(graphs(), st.data())
 def test_a_hook_zeroing_an_intermediate_gradient_is_the_graph_with_that_value_constant(graph, data):
     """A hook on an intermediate value v that returns 0 * grad leaves every leaf exactly the gradient it

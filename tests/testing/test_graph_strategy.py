@@ -19,7 +19,7 @@ QUICK = settings(max_examples=300, database=None, phases=[Phase.generate],
                  suppress_health_check=list(HealthCheck))
 
 
-@settings(max_examples=50)
+@settings(max_examples=40)
 @given(graphs(max_elements=36, bound=1e3))
 def test_drawn_graphs_are_valid(graph):
     """Every step's inputs lie in its op's domain, every value is a finite float array within the bound
