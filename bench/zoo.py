@@ -79,11 +79,13 @@ def command(name: str, run: dict, out: str) -> str:
 
 
 def runs_of(name: str) -> list:
-    """[(key, run), ...]: the zoo runs of a registry name (keys name, name@data, ...), or the one run `name@data`."""
+    """[(key, run), ...]: the zoo runs of a registry name (keys name, name@data, ...), or the one run `name@data`
+    (`name@digits` also selects the first run, recorded as `name`, when that run is on digits)."""
     base = name.split("@")[0]
     models.model_class(base)  # a clear error for an unknown name
     keyed = [(run_key(base, k, r), r) for k, r in enumerate(ZOO_RUNS.get(base, []))]
-    return [(key, r) for key, r in keyed if "@" not in name or key == name]
+    return [(key, r) for k, (key, r) in enumerate(keyed)
+            if "@" not in name or key == name or (k == 0 and name == f"{base}@{r.get('data', 'digits')}")]
 
 
 def run_key(name: str, k: int, run: dict) -> str:
