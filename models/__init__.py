@@ -43,6 +43,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "gumbel-vae": ("latent.discrete_vae", "GumbelVAE"),
     "ladder-vae": ("latent.ladder_vae", "LadderVAE"),
     "vade": ("latent.vade", "VaDE"),
+    "aae": ("latent.aae", "AdversarialAutoencoder"),
+    "prior-elbo-vae": ("latent.prior_elbo", "PriorELBOVAE"),
     "rbm": ("energy.rbm", "RBM"),
     "ebm": ("energy.ebm", "EBM"),
 }
