@@ -10,6 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from . import backend, kernels
+from .aliases import torch_names
 from .autograd import Tensor, as_tensor
 from .ops.elementwise import elu, erf, leaky_relu, log, relu, sigmoid, softplus, tanh
 from .ops.linalg import matmul
@@ -268,3 +269,8 @@ from .ops.pooling import avg_pool2d, max_pool2d, upsample_nearest  # noqa: E402
 
 __all__ += ["conv1d", "conv2d", "conv_transpose2d", "masked_conv2d", "max_pool2d", "avg_pool2d",
             "upsample_nearest"]
+
+
+# PyTorch's dim=/keepdim= beside NumPy's axis=/keepdims= (minigen/aliases.py): F.softmax(x, dim=1)
+softmax, log_softmax, logsumexp, cumsum, gumbel_softmax = (
+    torch_names(f) for f in (softmax, log_softmax, logsumexp, cumsum, gumbel_softmax))

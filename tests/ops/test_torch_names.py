@@ -83,6 +83,9 @@ SPECS = [
     OpSpec("softmax_dim", lambda x, axis: x.softmax(dim=axis),
            lambda x, axis: np.exp(x - x.max(axis, keepdims=True)) / np.exp(x - x.max(axis, keepdims=True))
            .sum(axis, keepdims=True), along_axis()),
+    OpSpec("F.log_softmax_dim", lambda x, axis: F.log_softmax(x, dim=axis),
+           lambda x, axis: x - x.max(axis, keepdims=True) - np.log(np.exp(x - x.max(axis, keepdims=True))
+                                                                   .sum(axis, keepdims=True)), along_axis()),
     OpSpec("mg.cumsum_dim", lambda x, axis: mg.cumsum(x, dim=axis), lambda x, axis: np.cumsum(x, axis),
            along_axis()),
     OpSpec("unsqueeze_dim", lambda x, axis: x.unsqueeze(dim=axis), lambda x, axis: np.expand_dims(x, axis),
