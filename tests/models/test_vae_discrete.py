@@ -31,7 +31,7 @@ def all_codes(groups, categories):
 def exact_elbo(model, x):
     """sum_z q(z|x) log p(x|z) - KL(q || uniform), by enumerating every code (differentiable)."""
     q = model.encode(x.flatten(1))
-    codes = mg.tensor(all_codes(model.groups, model.categories).astype(np.float32))  # (C, N, K)
+    codes = mg.tensor(all_codes(model.groups, model.categories).astype(x.dtype))  # (C, N, K)
     log_px = model.decode(codes).log_prob(x.flatten(1)[:, None, :]).sum(axis=-1)  # (B, C)
     log_q = (q.logits[:, None] * codes[None]).sum(axis=(-1, -2))  # (B, C)
     return (log_q.exp() * log_px).sum(axis=1) - model.kl(q), log_px, log_q
