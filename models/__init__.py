@@ -42,11 +42,14 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "iwae-k50": ("latent.iwae", "IWAE50"),
     "gumbel-vae": ("latent.discrete_vae", "GumbelVAE"),
     "ladder-vae": ("latent.ladder_vae", "LadderVAE"),
+    "rbm": ("energy.rbm", "RBM"),
+    "ebm": ("energy.ebm", "EBM"),
+    "nice": ("flows.nice", "NICE"),
+    "realnvp": ("flows.realnvp", "RealNVP"),
+    "maf": ("flows.maf", "MAF"),
     "vade": ("latent.vade", "VaDE"),
     "aae": ("latent.aae", "AdversarialAutoencoder"),
     "prior-elbo-vae": ("latent.prior_elbo", "PriorELBOVAE"),
-    "rbm": ("energy.rbm", "RBM"),
-    "ebm": ("energy.ebm", "EBM"),
 }
 
 

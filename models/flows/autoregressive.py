@@ -1,0 +1,139 @@
+"""Masked autoregressive flow layers on the project's MADE (models/autoregressive/made.py: the same degrees and
+masks), for MAF (Papamakarios, Pavlakou & Murray, 2017) and IAF (Kingma et al., 2016).
+
+MAF's layer, in the density direction (data x -> noise u), with [mu, alpha] = MADE(x) autoregressive in x:
+
+    u_d = (x_d - mu_d(x_<d)) exp(-alpha_d(x_<d)),    log |det du/dx| = -sum_d alpha_d
+
+one MADE pass for all d (the Jacobian is triangular in the layer's ordering); sampling inverts it one
+coordinate at a time, x_d = u_d exp(alpha_d) + mu_d, D passes. Consecutive layers reverse the ordering.
+Deviation: alpha = 4 tanh(raw / 4) is bounded (the paper's is not), since ReLU MADEs extrapolate linearly and
+five stacked exp(alpha) overflow float32 a few standard deviations away from the data.
+
+IAF's layer, in the sampling direction (noise z -> z'), with [m, s] = MADE(z) autoregressive in z:
+
+    sigma = sigmoid(s),  z'_d = sigma_d z_d + (1 - sigma_d) m_d,  log |det dz'/dz| = sum_d log sigma_d
+
+(the paper's numerically stable update, sec. 4 and its Algorithm 1): one pass to sample and to score the
+sample; the inverse takes D passes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import minigen as mg
+import minigen.functional as F
+from minigen import nn
+from minigen.autograd import Tensor
+from minigen.distributions import Transform
+from minigen.ops.elementwise import softplus
+
+from ..autoregressive.made import made_degrees, made_masks
+
+__all__ = ["MaskedNet", "MAFLayer", "IAFLayer"]
+
+ALPHA_BOUND = 4.0  # |alpha| < 4 in MAF's layer: a deviation from the paper's unbounded alpha, for stability
+
+
+class MaskedNet(nn.Module):
+    """A MADE: `layers` masked ReLU layers of `hidden` units, `outputs` values per dimension, output k * D + d
+    depending only on inputs before d in `order` (MADE's degrees, one draw of hidden degrees from `seed`).
+    With `context` > 0, an unmasked linear map of a context vector joins the first layer (IAF's h)."""
+
+    def __init__(self, dims: int, hidden: int, layers: int, outputs: int, order: np.ndarray, seed: int = 0,
+                 context: int = 0):
+        super().__init__()
+        self.dims, self.outputs, self.order = int(dims), int(outputs), np.asarray(order)
+        widths = [dims] + [hidden] * layers
+        masks = made_masks(made_degrees(dims, widths[1:], self.order, np.random.default_rng(seed)))
+        masks[-1] = np.concatenate([masks[-1]] * outputs, axis=0)
+        self.net = nn.ModuleList([nn.Linear(i, o) for i, o in zip(widths, widths[1:] + [outputs * dims])])
+        for l, m in enumerate(masks):
+            self.register_buffer(f"mask{l}", mg.tensor(m), persistent=False)
+        self.context = nn.Linear(context, hidden, bias=False) if context else None
+        nn.init.zeros_(self.net[-1].weight)  # every layer starts as the identity map (mu = alpha = 0)
+
+    def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
+        """(B, outputs * D): [out_0 (B, D), out_1 (B, D), ...] concatenated."""
+        h = x
+        for l, layer in enumerate(self.net):
+            mask = getattr(self, f"mask{l}")
+            h = F.linear(h, layer.weight * mask.astype(h.dtype), layer.bias)
+            if l == 0 and self.context is not None and context is not None:
+                h = h + self.context(context)
+            if l < len(self.net) - 1:
+                h = h.relu()
+        return h
+
+
+class MAFLayer(nn.Module, Transform):
+    """u = (x - mu(x)) exp(-alpha(x)) in one MADE pass; x from u in D passes (inverse)."""
+
+    event_dim = 1
+
+    def __init__(self, dims: int, hidden: int, layers: int, order: np.ndarray, seed: int = 0):
+        super().__init__()
+        self.made = MaskedNet(dims, hidden, layers, 2, order, seed)
+
+    def _params(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(mu, alpha) with alpha = B tanh(raw / B), B = ALPHA_BOUND: about raw near 0, but bounded, so that
+        far from the data (a density grid, an early update) exp(alpha) cannot overflow through the stack."""
+        out = self.made(x)
+        d = self.made.dims
+        return out[:, :d], (out[:, d:] * (1.0 / ALPHA_BOUND)).tanh() * ALPHA_BOUND
+
+    def forward_and_log_det(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        mu, alpha = self._params(x)
+        return (x - mu) * (-alpha).exp(), -alpha.sum(axis=-1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_and_log_det(x)[0]
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.forward_and_log_det(x)[1]
+
+    def inverse(self, u: Tensor) -> Tensor:
+        """x_d = u_d exp(alpha_d(x_<d)) + mu_d(x_<d), coordinate by coordinate in the layer's order."""
+        x = mg.zeros(u.shape, dtype=u.dtype, device=u.device)
+        for d in self.made.order:
+            mu, alpha = self._params(x)
+            column = u[:, d] * alpha[:, d].exp() + mu[:, d]
+            x = mg.where(mg.tensor(np.arange(self.made.dims) == d, device=u.device), column.unsqueeze(1), x)
+        return x
+
+
+class IAFLayer(nn.Module, Transform):
+    """z' = sigmoid(s) z + (1 - sigmoid(s)) m, [m, s] = MADE(z, h): one pass to sample and score."""
+
+    event_dim = 1
+
+    def __init__(self, dims: int, hidden: int, layers: int, order: np.ndarray, seed: int = 0, context: int = 0):
+        super().__init__()
+        self.made = MaskedNet(dims, hidden, layers, 2, order, seed, context)
+        self.h: Tensor | None = None  # the encoder's context for the current batch (set by the posterior)
+
+    def _gate(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.made(z, self.h)
+        d = self.made.dims
+        return out[:, :d], out[:, d:] + 1.5  # s starts near +1.5: sigma ~ 0.82, close to the identity
+
+    def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        m, s = self._gate(z)
+        sigma = s.sigmoid()
+        return sigma * z + (1 - sigma) * m, (-softplus(-s)).sum(axis=-1)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.forward_and_log_det(z)[0]
+
+    def log_abs_det_jacobian(self, z: Tensor, y: Tensor) -> Tensor:
+        return self.forward_and_log_det(z)[1]
+
+    def inverse(self, y: Tensor) -> Tensor:
+        """z_d = (y_d - (1 - sigma_d) m_d) / sigma_d with (m, s) of z_<d: D passes in the layer's order."""
+        z = mg.zeros(y.shape, dtype=y.dtype, device=y.device)
+        for d in self.made.order:
+            m, s = self._gate(z)
+            sigma = s[:, d].sigmoid()
+            column = (y[:, d] - (1 - sigma) * m[:, d]) / sigma
+            z = mg.where(mg.tensor(np.arange(self.made.dims) == d, device=y.device), column.unsqueeze(1), z)
+        return z
