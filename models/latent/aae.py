@@ -198,7 +198,7 @@ class AdversarialAutoencoder(VAE):
         codes, labels = self.test_codes(split)
         with self.evaluating():
             prior = self.prior_sample(len(codes), labels if self.conditional else None).numpy()
-            recon = self.elbo_terms(self.eval_batch(split))[0].numpy().astype(np.float64)
+            recon = self.codes_and_recon(self._batch(self.eval_batch(split))[0])[2].numpy().astype(np.float64)
         out = {"test_recon": float(recon.mean()), "code_mmd": mmd2(codes, prior)}
         if self.prior != "swissroll":
             full = super().metrics(split)
