@@ -52,7 +52,7 @@ ZOO_RUNS: dict[str, list] = {
     "ae": [_run(4000)],
     "vae": [_run(4000)],
     "cvae": [_run(4000)],
-    "beta-vae": [_run(4000)],
+    "beta-vae": [_run(4000), _run(3000, "shapes", beta=4.0, latent=10)],
     "iwae": [_run(4000)],
     "iwae-k50": [_run(4000)],
     "gumbel-vae": [_run(6000)],
@@ -62,6 +62,7 @@ ZOO_RUNS: dict[str, list] = {
         ("mixture10", {"prior": "mixture10"}), ("swissroll", {"prior": "swissroll"}),
         ("labels", {"prior": "mixture10", "labels": True}), ("kl", {"regularizer": "kl"})))],
     "prior-elbo-vae": [_run(4000)],
+    "factor-vae": [_run(3000, "shapes", batch_size=128, gamma=20.0)],  # halves of 64: the VAE, D
     **{name: [_run(d), _run(r, "ring8"), _run(g, "grid25")] for name, (d, r, g) in GAN_STEPS.items()},
     "cgan-words": [_run(3000)],
     "cgan": [_run(3000), _run(5000, "ring8"), _run(5000, "grid25")],

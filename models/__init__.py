@@ -50,6 +50,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "vade": ("latent.vade", "VaDE"),
     "aae": ("latent.aae", "AdversarialAutoencoder"),
     "prior-elbo-vae": ("latent.prior_elbo", "PriorELBOVAE"),
+    "factor-vae": ("latent.factor_vae", "FactorVAE"),
 }
 
 

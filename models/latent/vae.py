@@ -25,10 +25,14 @@ from minigen import backend, nn
 from minigen.autograd import Tensor
 from minigen.distributions import Bernoulli, Normal, kl_divergence
 
+from minigen.data.shapes import SIZE as SHAPES_SIZE
+from minigen.data.shapes import load_shapes
+
 from ..base import DIGITS_SHAPE, LatentVariableModel
 from ..nets import mlp
 
 PIXELS = int(np.prod(DIGITS_SHAPE))
+SHAPES_SHAPE = (1, SHAPES_SIZE, SHAPES_SIZE)
 LEVELS = 17  # gray levels 0..16 of the digits
 MAX_ROWS = 1 << 15  # rows (importance samples x examples) evaluated at once by log_prob_estimate
 
@@ -185,13 +189,29 @@ class VAE(VariationalModel):
         self.latent, self.hidden, self.likelihood = int(latent), int(hidden), likelihood
         self.beta, self.warmup, self.eval_k = float(beta), int(warmup), int(eval_k)
         self.binarize = "static" if likelihood == "bernoulli" else None
+        if data == "shapes" and likelihood != "bernoulli":
+            raise ValueError(f"{self.name}: shapes are binary; use likelihood='bernoulli'")
+        self.event_shape = SHAPES_SHAPE if data == "shapes" else DIGITS_SHAPE
+        pixels = int(np.prod(self.event_shape))
         c = self.num_classes if self.conditional else 0
-        self.encoder = mlp([PIXELS + c, hidden, hidden, 2 * self.latent])
-        self.decoder = mlp([self.latent + c, hidden, hidden, PIXELS])
+        self.encoder = mlp([pixels + c, hidden, hidden, 2 * self.latent])
+        self.decoder = mlp([self.latent + c, hidden, hidden, pixels])
         if likelihood == "gaussian":
-            self.log_scale = nn.Parameter(np.full(PIXELS, -2.0, np.float32))
+            self.log_scale = nn.Parameter(np.full(pixels, -2.0, np.float32))
 
     # ------------------------------------------------------------------------------------- pieces
+    def split_arrays(self, split: str) -> tuple:
+        """Digits as the base class prepares them; on shapes the binary images and their shape labels."""
+        if self.data_name != "shapes":
+            return super().split_arrays(split)
+        d = load_shapes(split)
+        return d.images, d.factors[:, 0]
+
+    def eval_batch(self, split: str):
+        if self.data_name != "shapes":
+            return super().eval_batch(split)
+        return mg.tensor(load_shapes(split).images, device=self.device)
+
     def _split(self, batch) -> tuple[Tensor, Tensor | None]:
         """(x flattened to (B, D), one-hot labels (B, C) or None)."""
         x, y = batch if self.conditional else (batch, None)
@@ -275,7 +295,7 @@ class VAE(VariationalModel):
             v = p.loc if mean else p.sample()
             v = (v * LEVELS - (0.5 if mean else 0.0)).clip(0, LEVELS - 1)
             v = v if mean else mg.tensor(backend.array_module(v.data).floor(v.data))
-        return v.reshape(-1, *DIGITS_SHAPE).detach()
+        return v.reshape(-1, *self.event_shape).detach()
 
     def sample(self, n: int, y=None, *, mean: bool = False) -> Tensor:
         """x ~ p(x|z), z ~ p(z) (prior_sample), given the labels y that the conditional VAE requires (a class
@@ -305,7 +325,21 @@ class ConditionalVAE(VAE):
 
 
 class BetaVAE(VAE):
-    """The VAE with the KL term weighted by beta > 1 (disentangling pressure); test_elbo stays beta = 1."""
+    """The VAE with the KL term weighted by beta > 1 (disentangling pressure); test_elbo stays beta = 1.
+    On shapes its metrics add Kim & Mnih's `disentanglement` (posterior means of the whole data set)."""
+
+    datasets = ("digits", "shapes")
+
+    def metrics(self, split: str = "test") -> dict:
+        out = super().metrics(split)
+        if self.data_name == "shapes":
+            from ..evaluation.disentanglement import disentanglement
+
+            data = load_shapes()
+            with self.evaluating():
+                codes = self.encode(mg.tensor(data.images, device=self.device).flatten(1)).loc.numpy()
+            out.update(disentanglement(lambda _: codes, data.images, data.factors))
+        return out
 
     @classmethod
     def default_config(cls, data: str) -> dict:

@@ -28,7 +28,8 @@ SMALL = {"made": {"hidden": 32, "num_masks": 2, "ensemble": 2}, "iwae-k50": {"k"
          "wavenet": {"data": "tones", "residual_channels": 4, "skip_channels": 8, "dilation_cycles": 1,
                      "max_dilation": 4, "window": 32, "clip_length": 64},
          "wavegan": {"data": "tones", "model_size": 2, "upsamplings": 1, "z_dim": 8},
-         "prior-elbo-vae": {"z_samples": 2000}, "vade": {"hidden": 32}, "aae": {"hidden": 32}}
+         "prior-elbo-vae": {"z_samples": 2000}, "vade": {"hidden": 32}, "aae": {"hidden": 32},
+         "factor-vae": {"hidden": 32, "d_hidden": [16]}}
 
 
 def first_batch(model: GenerativeModel):
