@@ -62,7 +62,8 @@ ZOO_RUNS: dict[str, list] = {
         ("mixture10", {"prior": "mixture10"}), ("swissroll", {"prior": "swissroll"}),
         ("labels", {"prior": "mixture10", "labels": True}), ("kl", {"regularizer": "kl"})))],
     "prior-elbo-vae": [_run(4000)],
-    "factor-vae": [_run(3000, "shapes", batch_size=128, gamma=20.0)],  # halves of 64: the VAE, D
+    "factor-vae": [_run(3000, "shapes", batch_size=128, gamma=20.0),  # halves of 64: the VAE, D
+                   {**_run(3000, "shapes", batch_size=128, gamma=40.0), "tag": "gamma40"}],
     **{name: [_run(d), _run(r, "ring8"), _run(g, "grid25")] for name, (d, r, g) in GAN_STEPS.items()},
     "cgan-words": [_run(3000)],
     "cgan": [_run(3000), _run(5000, "ring8"), _run(5000, "grid25")],
