@@ -68,9 +68,9 @@ ZOO_RUNS: dict[str, list] = {
     "cgan-words": [_run(3000)],
     "cgan": [_run(3000), _run(5000, "ring8"), _run(5000, "grid25")],
     # flows: steps near the validation minimum (the 1,297 training digits are overfitted after that)
-    "nice": [_run(1500, hidden=128)],
-    "maf": [_run(1500, hidden=128)],
-    "realnvp": [_run(800, hidden=32)],
+    "nice": [_run(1500, hidden=128), *(_run(1500, toy) for toy in ("moons", "ring8", "grid25"))],
+    "maf": [_run(1500, hidden=128), *(_run(1500, toy) for toy in ("moons", "ring8", "grid25"))],
+    "realnvp": [_run(800, hidden=32), *(_run(1500, toy) for toy in ("moons", "ring8", "grid25"))],
     "rbm": [_run(12000, hidden=200)],  # CD-1 (chosen on validation: bench/rbm_cd.py), lr 0.02 decayed to 0
     "ebm": [_run(800), _run(1500, "ring8"), _run(1500, "grid25")],
     "wavenet": [_run(1200, "tones", window=512)],
