@@ -148,3 +148,16 @@ def test_digit_samples_are_levels_and_log_prob_checks_shapes():
     assert s.shape == (4, 1, 8, 8) and set(np.unique(s.numpy())) <= set(range(17))
     with pytest.raises(ValueError, match="maf"):
         model.log_prob(mg.zeros((2, 64)))
+
+
+@given(seeds, st.integers(1, 4), st.sampled_from([1, 2]))
+def test_invertible_1x1_conv_in_lu_form(seed, channels, size):
+    from minigen.models.flows.invertible_conv import Invertible1x1Conv, lu_decompose
+
+    a = np.random.default_rng(seed).standard_normal((channels, channels))
+    p, lower, upper = lu_decompose(a)
+    np.testing.assert_allclose(p @ lower @ upper, a, atol=1e-10)
+    layer = randomized(Invertible1x1Conv(channels, seed), seed, scale=0.2)
+    w = layer.weight().numpy()
+    np.testing.assert_allclose(np.linalg.slogdet(w)[1], layer.log_s.numpy().sum(), atol=1e-10)
+    check_bijection(layer, np.random.default_rng(seed + 1).standard_normal((2, channels, size, size)))
