@@ -47,6 +47,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "nice": ("flows.nice", "NICE"),
     "realnvp": ("flows.realnvp", "RealNVP"),
     "maf": ("flows.maf", "MAF"),
+    "glow": ("flows.glow", "Glow"),
     "vade": ("latent.vade", "VaDE"),
     "aae": ("latent.aae", "AdversarialAutoencoder"),
     "prior-elbo-vae": ("latent.prior_elbo", "PriorELBOVAE"),

@@ -118,7 +118,7 @@ def test_maf_layer_is_autoregressive_in_its_order():
 
 
 SMALL_MODELS = {"nice": {"hidden": 8, "layers": 1}, "maf": {"hidden": 16, "flows": 2},
-                "realnvp": {"hidden": 4}}
+                "realnvp": {"hidden": 4}, "glow": {"hidden": 4, "steps": 2}}
 
 
 @pytest.mark.parametrize("name", sorted(SMALL_MODELS))
@@ -128,7 +128,7 @@ def test_whole_model_is_a_bijection_with_the_right_log_det(name):
     check_bijection(model.transform(), x, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", sorted(SMALL_MODELS))
+@pytest.mark.parametrize("name", ["maf", "nice", "realnvp"])
 @pytest.mark.parametrize("data", ["moons", "grid25"])
 def test_2d_density_integrates_to_one(name, data):
     mg.manual_seed(0)
