@@ -48,6 +48,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "realnvp": ("flows.realnvp", "RealNVP"),
     "maf": ("flows.maf", "MAF"),
     "glow": ("flows.glow", "Glow"),
+    "iaf-vae": ("flows.iaf_vae", "IAFVAE"),
     "vade": ("latent.vade", "VaDE"),
     "aae": ("latent.aae", "AdversarialAutoencoder"),
     "prior-elbo-vae": ("latent.prior_elbo", "PriorELBOVAE"),

@@ -22,7 +22,7 @@ from minigen.models.base import DIGITS_SHAPE, GenerativeModel, LatentVariableMod
 BATCH = 8
 SMALL = {"made": {"hidden": 32, "num_masks": 2, "ensemble": 2}, "iwae-k50": {"k": 4},
          "nice": {"hidden": 8, "layers": 1}, "maf": {"hidden": 16, "flows": 2}, "realnvp": {"hidden": 4},
-         "glow": {"hidden": 4, "steps": 1}, "rbm": {"hidden": 8},
+         "glow": {"hidden": 4, "steps": 1}, "iaf-vae": {"hidden": 16, "flow_hidden": 8}, "rbm": {"hidden": 8},
          "ebm": {"buffer_size": 64, "langevin_steps": 5, "sample_steps": 5},
          "gated-pixelcnn": {"channels": 8, "layers": 2}, "pixelcnn-pp": {"channels": 8},
          "pixelrnn-row": {"channels": 8, "layers": 1}, "pixelrnn-diag": {"channels": 8, "layers": 1},
