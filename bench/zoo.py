@@ -73,6 +73,7 @@ ZOO_RUNS: dict[str, list] = {
     "realnvp": [_run(800, hidden=32), *(_run(1500, toy) for toy in ("moons", "ring8", "grid25"))],
     "glow": [_run(800)],
     "iaf-vae": [_run(4000)],  # the plain VAE's run
+    "planar-vae": [_run(4000)],
     "rbm": [_run(12000, hidden=200)],  # CD-1 (chosen on validation: bench/rbm_cd.py), lr 0.02 decayed to 0
     "ebm": [_run(800), _run(1500, "ring8"), _run(1500, "grid25")],
     "wavenet": [_run(1200, "tones", window=512)],

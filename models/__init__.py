@@ -49,6 +49,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "maf": ("flows.maf", "MAF"),
     "glow": ("flows.glow", "Glow"),
     "iaf-vae": ("flows.iaf_vae", "IAFVAE"),
+    "planar-vae": ("flows.planar_vae", "PlanarVAE"),
     "vade": ("latent.vade", "VaDE"),
     "aae": ("latent.aae", "AdversarialAutoencoder"),
     "prior-elbo-vae": ("latent.prior_elbo", "PriorELBOVAE"),

@@ -161,3 +161,15 @@ def test_invertible_1x1_conv_in_lu_form(seed, channels, size):
     w = layer.weight().numpy()
     np.testing.assert_allclose(np.linalg.slogdet(w)[1], layer.log_s.numpy().sum(), atol=1e-10)
     check_bijection(layer, np.random.default_rng(seed + 1).standard_normal((2, channels, size, size)))
+
+
+@given(seeds, st.integers(1, 4), st.integers(1, 3))
+def test_planar_and_radial_flows(seed, dims, batch):
+    """Including parameters that would break invertibility without u_hat / beta_hat (scale 2)."""
+    from minigen.models.flows.planar import PlanarFlow, RadialFlow
+
+    x = np.random.default_rng(seed + 1).standard_normal((batch, dims))
+    planar = randomized(PlanarFlow(dims, seed), seed, scale=2.0)
+    assert float((planar.w * planar.u_hat()).sum().item()) >= -1 - 1e-12
+    check_bijection(planar, x)
+    check_bijection(randomized(RadialFlow(dims, seed), seed, scale=1.0), x)

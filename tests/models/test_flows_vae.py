@@ -1,23 +1,26 @@
-"""iaf-vae: the one-pass log q(z|x) of the IAF posterior equals the change-of-variables density of z under
+"""iaf-vae and planar-vae: the one-pass log q(z|x) of the IAF posterior equals the change-of-variables density of z under
 TransformedDistribution(N(mu, sigma^2), IAF steps) (computed through the D-pass inverse), and the bounds are
 ordered (ELBO <= IWAE bound with k samples, on average)."""
 import numpy as np
+import pytest
 
 import minigen as mg
 import minigen.models as models
 from minigen.distributions import ComposeTransform, TransformedDistribution
 
 
-def small_model():
+def small_model(name="iaf-vae"):
     mg.manual_seed(0)
-    model = models.create("iaf-vae", hidden=32, latent=4, flow_hidden=16).double()
+    extra = {"flow_hidden": 16} if name == "iaf-vae" else {}
+    model = models.create(name, hidden=32, latent=4, **extra).double()
     for p in model.flow.parameters():
         p.data = np.random.default_rng(0).normal(0, 0.3, p.shape)
     return model
 
 
-def test_one_pass_log_q_is_the_flow_density():
-    model = small_model()
+@pytest.mark.parametrize("name", ["iaf-vae", "planar-vae"])
+def test_one_pass_log_q_is_the_flow_density(name):
+    model = small_model(name)
     x = model.eval_batch("test")[:5].astype(np.float64)
     obs = x.flatten(1)
     with model.evaluating():
