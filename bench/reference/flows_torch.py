@@ -5,11 +5,13 @@ it, reversed orders, alpha = 4 tanh(raw / 4), last layer zero-initialised, batch
 momentum 0.05 and eps 1e-4, y / 17 through logit(0.05 + 0.9 p)), PyTorch's default Linear init (which
 minigen's Linear copies), the zoo run's options and steps (read from bench/zoo.py's ZOO_RUNS), the same
 batches (minigen's DataLoader with seed 0), Adam, and the same evaluation (test NLL in nats per image of
-y = x + u, 8 fixed draws from numpy's generator seeded 1234). The RealNVP twin is not written yet.
+y = x + u, 8 fixed draws from numpy's generator seeded 1234). RealNVP's twin mirrors minigen's model layer by
+layer (its masks read from it): affine couplings with conv nets and tanh-bounded scales, batch norm flow
+layers, squeeze and the multi-scale split.
 
-    python bench/reference/flows_torch.py
+    python bench/reference/flows_torch.py [maf] [realnvp]
 
-Writes bench/results/reference.json["maf"] (read-modify-write, other entries are kept).
+Writes bench/results/reference.json["maf"] and ["realnvp"] (read-modify-write, other entries are kept).
 """
 from __future__ import annotations
 
@@ -76,6 +78,85 @@ class BatchNormFlow(nn.Module):
         return (x - mean) * torch.exp(log_scale) + self.beta, log_scale.sum().expand(len(x))
 
 
+class Coupling(nn.Module):
+    """y = b x + (1 - b)(x exp(s) + t), s = scale tanh(raw), [t, raw] = conv net(b x)."""
+
+    def __init__(self, mask, c: int, hidden: int):
+        super().__init__()
+        self.mask = torch.tensor(mask)
+        self.net = nn.Sequential(nn.Conv2d(c, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, hidden, 3, padding=1),
+                                 nn.ReLU(), nn.Conv2d(hidden, 2 * c, 3, padding=1))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+        self.scale = nn.Parameter(torch.ones(c))
+
+    def forward(self, x):
+        b = self.mask
+        out = self.net(b * x)
+        c = x.shape[1]
+        t, s = (1 - b) * out[:, :c], (1 - b) * self.scale[:, None, None] * torch.tanh(out[:, c:])
+        return x * torch.exp(s) + t, s.sum((1, 2, 3))
+
+
+class BatchNorm2dFlow(BatchNormFlow):
+    def forward(self, x):
+        if self.training:
+            mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3), unbiased=False)
+            with torch.no_grad():
+                self.mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+                self.var.mul_(1 - self.momentum).add_(self.momentum * var)
+        else:
+            mean, var = self.mean, self.var
+        log_scale = self.log_gamma - 0.5 * torch.log(var + self.eps)
+        y = (x - mean[:, None, None]) * torch.exp(log_scale)[:, None, None] + self.beta[:, None, None]
+        return y, (x.shape[2] * x.shape[3]) * log_scale.sum().expand(len(x))
+
+
+def squeeze(x):
+    b, c, h, w = x.shape
+    return x.reshape(b, c, h // 2, 2, w // 2, 2).permute(0, 1, 3, 5, 2, 4).reshape(b, 4 * c, h // 2, w // 2)
+
+
+class RealNVP(nn.Module):
+    """minigen's MultiScale(head, tail) rebuilt layer by layer."""
+
+    def __init__(self, minigen_model, hidden: int, alpha: float):
+        super().__init__()
+        (scale,) = minigen_model.layers
+        self.head, self.tail = (nn.ModuleList([self._twin(p, hidden) for p in part]) for part in (scale.head, scale.tail))
+        self.alpha = alpha
+
+    @staticmethod
+    def _twin(part, hidden: int):
+        kind = type(part).__name__
+        if kind == "AffineCoupling":
+            return Coupling(part.mask.numpy(), part.mask.shape[0], hidden)
+        if kind == "BatchNormFlow":
+            return BatchNorm2dFlow(part.channels)
+        return None  # Squeeze
+
+    @staticmethod
+    def _run(layers, x, total):
+        for layer in layers:
+            if layer is None:
+                x = squeeze(x)
+            else:
+                x, ldj = layer(x)
+                total = total + ldj
+        return x, total
+
+    def log_prob(self, y):
+        y = y.reshape(-1, 1, 8, 8)
+        p = self.alpha + (1 - 2 * self.alpha) * y / LEVELS
+        x = torch.log(p) - torch.log1p(-p)
+        total = (math.log((1 - 2 * self.alpha) / LEVELS) - torch.log(p) - torch.log1p(-p)).sum((1, 2, 3))
+        h, total = self._run(self.head, x, total)
+        half = h.shape[1] // 2
+        z, total = self._run(self.tail, h[:, :half], total)
+        z = torch.cat([z, h[:, half:]], 1).flatten(1)
+        return total - 0.5 * (z ** 2).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
+
+
 class MAF(nn.Module):
     def __init__(self, minigen_model, alpha: float):
         super().__init__()
@@ -98,12 +179,12 @@ class MAF(nn.Module):
         return total - 0.5 * (x ** 2).sum(1) - 0.5 * x.shape[1] * math.log(2 * math.pi)
 
 
-def main() -> None:
-    torch.set_num_threads(1)
+def run_twin(name: str) -> None:
     torch.manual_seed(0)
-    run = ZOO_RUNS["maf"][0]
-    cfg = {**models.model_class("maf").default_config("digits"), **run["set"]}
-    model = MAF(models.create("maf", "digits", **run["set"]), cfg["alpha"])
+    run = ZOO_RUNS[name][0]
+    cfg = {**models.model_class(name).default_config("digits"), **run["set"]}
+    ours = models.create(name, "digits", **run["set"])
+    model = MAF(ours, cfg["alpha"]) if name == "maf" else RealNVP(ours, cfg["hidden"], cfg["alpha"])
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
     loader = DataLoader((load_digits("train").images,), batch_size=cfg["batch_size"], shuffle=True,
                         drop_last=True, seed=0)
@@ -128,13 +209,19 @@ def main() -> None:
         lp = np.mean([model.log_prob(torch.from_numpy((test + draws.random(test.shape)).astype(np.float32)))
                       .numpy() for _ in range(8)], axis=0)
     nll = float(-lp.mean())
-    print(f"maf torch: test_nll {nll:.3f} nats, {nll / (64 * math.log(2)):.4f} bits/dim, {seconds:.1f} s")
+    print(f"{name} torch: test_nll {nll:.3f} nats, {nll / (64 * math.log(2)):.4f} bits/dim, {seconds:.1f} s")
     path = os.path.join(RESULTS, "reference.json")
     reference = json.load(open(path)) if os.path.exists(path) else {}
-    reference["maf"] = {"test_nll": nll, "test_bpd": nll / (64 * math.log(2)), "steps": run["steps"],
+    reference[name] = {"test_nll": nll, "test_bpd": nll / (64 * math.log(2)), "steps": run["steps"],
                         "seconds_per_run": seconds, "seeds": 1, "torch": torch.__version__}
     with open(path, "w") as f:
         json.dump(reference, f, indent=2, sort_keys=True)
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    for name in sys.argv[1:] or ["maf", "realnvp"]:
+        run_twin(name)
 
 
 if __name__ == "__main__":
