@@ -14,7 +14,8 @@ setup(
               *(f"minigen.models.{family}" for family in MODEL_PACKAGES)],
     package_dir={"minigen": "minigen", "minigen.kernels": "kernels", "minigen.models": "models"},
     package_data={"minigen.kernels": ["*.cu"], "minigen.models.evaluation": ["*.npz"]},
-    install_requires=["numpy>=2", "threadpoolctl>=3"]  # threadpoolctl: the CLI pins BLAS threads,
+    # threadpoolctl: the CLI pins the BLAS thread count (minigen train --threads)
+    install_requires=["numpy>=2", "threadpoolctl>=3"],
     extras_require={
         # CuPy (no GPU needed) lets the tests compile the kernels through NVRTC and hold the fake CuPy that
         # runs the gpu tests on the CPU (tests/fake_cupy.py) to CuPy's real names and signatures
