@@ -49,6 +49,8 @@ ZOO_RUNS: dict[str, list] = {
                                            "tag": "levels17"}],  # dropout and steps: the validation split
     "gated-pixelcnn": [_run(1000), {**_run(1000, class_conditional=True), "tag": "cond"}],  # steps: valid
     "pixelcnn-pp": [_run(800, dropout=0.1)],
+    "pixelrnn-row": [_run(1000)],  # steps as the gated PixelCNN's, not tuned on validation
+    "pixelrnn-diag": [_run(1000)],
     "ae": [_run(4000)],
     "vae": [_run(4000)],
     "cvae": [_run(4000)],
