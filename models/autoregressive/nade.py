@@ -22,6 +22,7 @@ from minigen.autograd import Tensor
 from minigen.data import grid25, ring8, swiss_roll, two_moons
 from minigen.data.toys import N_COVERAGE_SAMPLES, TOYS as COVERAGE_TOYS, toy_coverage
 
+from ..evaluation.dequantized_nll import dequantized_nll
 from .baselines import AutoregressiveModel
 
 
@@ -209,18 +210,8 @@ class RNADE(AutoregressiveModel):
         """test_nll (nats per image or point), test_bpd for digits, mode coverage (minigen.data.toys.
         toy_coverage of N_COVERAGE_SAMPLES samples) for ring8/grid25."""
         x = self.eval_batch(split)
-        rng = np.random.default_rng(1234)
+        out = dequantized_nll(self, x, self.DEQUANT_DRAWS if self.data_name == "digits" else 0)
         with self.evaluating():
-            if self.data_name == "digits":
-                draws = [self.log_prob(x + mg.tensor(rng.random(x.shape).astype(np.float32), device=x.device)
-                                       ).numpy() for _ in range(self.DEQUANT_DRAWS)]
-                log_p = np.mean(draws, axis=0)
-            else:
-                log_p = self.log_prob(x).numpy()
-            out = {"test_nll": float(-log_p.mean()),
-                   "test_nll_sem": float(log_p.std(ddof=1) / math.sqrt(len(log_p)))}
-            if self.data_name == "digits":
-                out["test_bpd"] = out["test_nll"] / (self.dims * math.log(2))
             if self.data_name in COVERAGE_TOYS:
                 cov = toy_coverage(self.sample(N_COVERAGE_SAMPLES), self.data_name)
                 out[f"modes_{self.data_name}"] = cov.modes

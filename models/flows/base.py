@@ -29,6 +29,7 @@ from minigen.distributions import (AffineTransform, ComposeTransform, LogitTrans
                                    TransformedDistribution)
 
 from ..base import DIGITS_SHAPE, LikelihoodModel
+from ..evaluation.dequantized_nll import dequantized_nll
 
 LEVELS = 17
 TOY_DATA = {"moons": two_moons, "ring8": ring8, "grid25": grid25}
@@ -161,17 +162,7 @@ class FlowModel(LikelihoodModel):
         """test_nll (nats per image, 8 fixed dequantization draws; nats per point on toys) with its standard
         error, test_bpd on digits, modes/hq on ring8 and grid25, num_params."""
         x = self.eval_batch(split)
-        rng = np.random.default_rng(1234)
-        with self.evaluating():
-            if self.data_name == "digits":
-                draws = [self.log_prob(x + mg.tensor(rng.random(x.shape).astype(np.float32), device=x.device)
-                                       ).numpy() for _ in range(self.DEQUANT_DRAWS)]
-                log_p = np.mean(draws, axis=0)
-            else:
-                log_p = self.log_prob(x).numpy()
-        out = {"test_nll": float(-log_p.mean()), "test_nll_sem": float(log_p.std(ddof=1) / math.sqrt(len(log_p)))}
-        if self.data_name == "digits":
-            out["test_bpd"] = out["test_nll"] / (int(np.prod(self.event_shape)) * math.log(2))
+        out = dequantized_nll(self, x, self.DEQUANT_DRAWS if self.data_name == "digits" else 0)
         if self.data_name in COVERAGE_TOYS:
             cov = toy_coverage(self.sample(N_COVERAGE_SAMPLES), self.data_name)
             out[f"modes_{self.data_name}"] = cov.modes

@@ -37,3 +37,18 @@ def test_iwae_bound_is_above_the_elbo():
         elbo = model.iwae_bound(x, 1).numpy().mean()
         bound = model.iwae_bound(x, 64).numpy().mean()
     assert bound > elbo
+
+
+def test_planar_vae_is_the_iaf_vae_with_planar_steps_that_keep_the_constraint():
+    """planar_vae.PlanarVAE keeps iaf_vae.IAFVAE's bound and swaps the flow for planar steps whose
+    u_hat . w >= -1 (Rezende & Mohamed's condition for invertibility) even from unconstrained parameters."""
+    from minigen.models.flows.iaf_vae import IAFVAE
+    from minigen.models.flows.planar import PlanarFlow
+    from minigen.models.flows.planar_vae import PlanarVAE
+    model = small_model("planar-vae")
+    assert isinstance(model, PlanarVAE) and isinstance(model, IAFVAE)
+    assert isinstance(small_model("iaf-vae"), IAFVAE) and not isinstance(small_model("iaf-vae"), PlanarVAE)
+    planar = [step for step in model.flow if isinstance(step, PlanarFlow)]
+    assert planar
+    for step in planar:
+        assert float((step.u_hat().numpy() * step.w.numpy()).sum()) >= -1 - 1e-9
