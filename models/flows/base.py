@@ -16,7 +16,6 @@ deviation (an AffineTransform, Jacobian counted), densities in nats per point.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
