@@ -23,7 +23,9 @@ setup(
                  "nvidia-cuda-nvrtc-cu12; platform_system == 'Linux'"],
         "data": ["scikit-learn>=1.3"],
         "viz": ["Pillow>=10", "matplotlib>=3.8", "tqdm>=4.66"],
-        "gpu": ["cupy-cuda12x>=13", "nvidia-cuda-nvrtc-cu12"],
+        # the GPU machines run CUDA 13: CuPy's CUDA 13 wheel with the toolkit pieces it needs from PyPI
+        # ([ctk]); with CUDA 12 instead, install cupy-cuda12x by hand
+        "gpu": ["cupy-cuda13x[ctk]>=14"],
         "tensorboard": ["tensorboardX>=2.6"],
         "bench": ["torch", "scipy"],
     },
