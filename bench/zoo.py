@@ -8,8 +8,9 @@ runs {"data", "steps", "set": {option: value}, "seed"}, recorded as NAME for the
 when a run has a "tag") for the others; `--only gan@ring8` reruns one of them. Each run is the
 `minigen train` command recorded in the JSON, so the numbers reproduce exactly. PyTorch
 reference numbers, where bench/reference/ has an implementation, are read from
-bench/results/reference.json ({name: {metric: value, ...}}). Writes bench/results/zoo.json and a
-Markdown table bench/results/zoo.md (pasted into the README).
+bench/results/reference.json ({name: {metric: value, ...}}). Writes bench/results/zoo.json, copies each new
+run's samples.png to docs/images/zoo/KEY.png, and regenerates docs/zoo.md, the README's model table and
+bench/results/zoo.md from zoo.json (bench/zoo_page.py, which also does that alone: `python bench/zoo_page.py`).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import numpy as np
 
 import minigen
 import minigen.models as models
+import zoo_page  # bench/zoo_page.py (bench/ is on the path when this script runs)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "results")
@@ -145,16 +147,6 @@ def run_one(name: str, run: dict, key: str | None = None) -> dict:
             "machine": machine()}
 
 
-def table(entries: dict) -> str:
-    lines = ["| model | data | metrics | PyTorch reference | seconds |", "|---|---|---|---|---|"]
-    for name, e in sorted(entries.items()):
-        fmt = lambda d: ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                                  for k, v in d.items() if not k.endswith("_sem"))
-        lines.append(f"| {name} | {e['data']} | {fmt(e['metrics'])} | {fmt(e.get('reference', {})) or '-'} "
-                     f"| {e['seconds']} |")
-    return "\n".join(lines) + "\n"
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--only", help="comma-separated model names")
@@ -186,9 +178,9 @@ def main() -> None:
     os.makedirs(RESULTS, exist_ok=True)
     with open(path, "w") as f:
         json.dump(zoo, f, indent=2)
-    with open(os.path.join(RESULTS, "zoo.md"), "w") as f:
-        f.write(table(zoo["models"]))
-    print(table(zoo["models"]))
+    zoo_page.copy_pictures({"models": {key: zoo["models"][key] for key in done}}, os.path.join("runs", "zoo"))
+    zoo_page.write_all(zoo)
+    print(zoo_page.full_table(zoo["models"]))
 
 
 if __name__ == "__main__":

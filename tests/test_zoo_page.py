@@ -1,0 +1,71 @@
+"""bench/zoo_page.py: docs/zoo.md, the README's model table and bench/results/zoo.md are what zoo.json generates.
+
+A stale table fails here: after recording into zoo.json, run `python bench/zoo_page.py` and commit its output.
+"""
+import copy
+import importlib.util
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("zoo_page", ROOT / "bench" / "zoo_page.py")
+zoo_page = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(zoo_page)
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    return zoo_page.load()
+
+
+def test_committed_files_are_what_zoo_json_generates(zoo):
+    for path, text in zoo_page.outputs(zoo).items():
+        committed = (ROOT / path).read_text()
+        assert committed == text, f"{path} is stale: run `python bench/zoo_page.py` and commit the result"
+
+
+def test_every_model_with_a_zoo_entry_has_a_readme_row_and_every_key_a_page_row(zoo):
+    readme, page = (ROOT / "README.md").read_text(), (ROOT / "docs" / "zoo.md").read_text()
+    table = readme.split(zoo_page.START)[1].split(zoo_page.END)[0]
+    for key in zoo["models"]:
+        assert f"| `{key}` |" in page
+        assert (f"| `{key}` |" in table) == ("@" not in key)
+
+
+def test_the_table_reads_its_numbers_from_zoo_json(zoo):
+    changed = copy.deepcopy(zoo)
+    changed["models"]["nade"]["metrics"]["test_nll"] = 12.3456
+    changed["models"]["nade"]["seconds"] = 987.0
+    row = next(line for line in zoo_page.readme_table(changed).splitlines() if line.startswith("| `nade` |"))
+    assert "test_nll 12.35" in row and row.endswith("| 987 |")
+    assert zoo_page.readme_table(changed) != zoo_page.readme_table(zoo)
+
+
+def test_every_picture_on_the_page_exists(zoo):
+    page = (ROOT / "docs" / "zoo.md").read_text()
+    links = re.findall(r'<img src="([^"]+)"', page)
+    assert len(links) + page.count("no picture") == len(zoo["models"])
+    for link in links:
+        assert (ROOT / "docs" / link).is_file(), link
+
+
+def test_pictures_are_copied_only_from_the_recorded_run(tmp_path):
+    entry = {"data": "digits", "seconds": 1.0, "metrics": {"test_nll": 16.9}}
+    zoo = {"models": {"nade": entry, "made": {**entry, "metrics": {"test_nll": 16.7}}}}
+    for key, metrics in (("nade", {"test_nll": 16.9}), ("made", {"test_nll": 99.0})):  # made: another run
+        folder = tmp_path / "runs" / key
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+        (folder / "samples.png").write_bytes(b"png")
+    root = tmp_path / "repo"
+    assert zoo_page.copy_pictures(zoo, str(tmp_path / "runs"), str(root)) == ["nade"]
+    assert os.listdir(root / "docs" / "images" / "zoo") == ["nade.png"]
+
+
+def test_the_readme_needs_both_markers():
+    with pytest.raises(ValueError, match="zoo-table"):
+        zoo_page.readme_with_table("# minigen\n" + zoo_page.START + "\n", "table")
