@@ -1,5 +1,6 @@
-"""Data: the bundled digits, local IDX/npz files, 2-D toys with mode coverage, generated audio (the tones
+"""Data: the bundled digits, the digits drawn in several domains (digit_domains), local IDX/npz files, 2-D toys with mode coverage, generated audio (the tones
 data set), and a resumable DataLoader."""
+from . import digit_domains
 from .audio import WAVE_KINDS, load_wav, log_spectrogram, mu_law_decode, mu_law_encode, save_wav, waveforms
 from .digits import Digits, load_digits, split_indices
 from .idx import load_idx, load_mnist, load_npz, save_idx
@@ -13,4 +14,4 @@ __all__ = ["Digits", "load_digits", "split_indices", "load_idx", "save_idx", "lo
            "swiss_roll", "mode_coverage", "ModeCoverage", "TOYS", "ToyStream", "toy_sample", "toy_centres",
            "nearest_mode", "toy_coverage", "waveforms", "WAVE_KINDS", "mu_law_encode",
            "mu_law_decode", "save_wav", "load_wav", "log_spectrogram", "TONE_CLASSES", "Tones", "load_tones",
-           "tone_clip", "ToneWindows"]
+           "tone_clip", "ToneWindows", "digit_domains"]
