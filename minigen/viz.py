@@ -27,40 +27,112 @@ def graph(outputs, path: str | None = None, names: dict | None = None) -> str:
     roots = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     label_of = {id(t): n for n, t in (names or {}).items()}
     ids: dict = {}  # id(tensor or Function) -> its DOT name, numbered in the order met
-    drawn: set = set()
     lines = ["digraph minigen {", '  rankdir="BT";', '  node [fontname="Helvetica", fontsize=10];']
     edges = []
 
     def node(obj) -> str:
         return ids.setdefault(id(obj), f"{'t' if isinstance(obj, Tensor) else 'f'}{len(ids)}")
 
-    stack = list(reversed(roots))
-    while stack:
-        t = stack.pop()
-        if id(t) in drawn:
-            continue
-        drawn.add(id(t))
+    for t, f, first in _walk(roots, "viz.graph"):
         name = node(t)
         lines.append(f"  {name} {_tensor_attributes(t, label_of.get(id(t)), any(t is r for r in roots))};")
-        f = t.creator
         if f is None:
             continue
         edges.append(f"  {node(f)} -> {name};")
-        if id(f) in drawn:
-            continue
-        drawn.add(id(f))
-        if f.inputs is None:
-            raise RuntimeError(f"viz.graph: the graph behind this tensor was freed by backward() (at node "
-                               f"{type(f).__name__}, output shape {tuple(t.shape)}); draw it before backward(), "
-                               "or call backward(retain_graph=True)")
-        lines.append(f'  {node(f)} [label="{type(f).__name__}", shape=ellipse, style=filled, fillcolor="#fff2cc"];')
-        for x in f.inputs:
-            edges.append(f"  {node(x)} -> {node(f)};")
-        stack.extend(reversed(f.inputs))
+        if first:
+            lines.append(f'  {node(f)} [label="{type(f).__name__}", shape=ellipse, style=filled, '
+                         'fillcolor="#fff2cc"];')
+            for x in f.inputs:
+                edges.append(f"  {node(x)} -> {node(f)};")
     text = "\n".join(lines + edges + ["}"]) + "\n"
     if path is not None:
         _write_graph(text, path)
     return text
+
+
+def _walk(roots: list, owner: str):
+    """Every tensor behind `roots` once, depth first: yields (tensor, its creator Function or None, whether
+    this is the creator's first visit); a graph freed by backward() is a RuntimeError naming `owner`."""
+    seen: set = set()
+    stack = list(reversed(roots))
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        f = t.creator
+        if f is None:
+            yield t, None, False
+            continue
+        first = id(f) not in seen
+        if first:
+            seen.add(id(f))
+            if f.inputs is None:
+                raise RuntimeError(f"{owner}: the graph behind this tensor was freed by backward() (at node "
+                                   f"{type(f).__name__}, output shape {tuple(t.shape)}); draw it before "
+                                   "backward(), or call backward(retain_graph=True)")
+            stack.extend(reversed(f.inputs))
+        yield t, f, first
+
+
+def graph_figure(outputs, path: str, names: dict | None = None, title: str | None = None) -> str:
+    """The graph of `outputs` drawn with matplotlib (no Graphviz needed): one ellipse per Function (its op
+    name), one box per leaf (its name from `names` or `Tensor.name`, and shape; parameters blue, constants
+    grey), laid out top to bottom by depth (an op's row is 1 + the deepest row it reads from, a leaf sits
+    just above its first reader). Intermediate tensors are the arrows. Draw before backward(), which frees
+    the graph."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    roots = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    label_of = {id(t): n for n, t in (names or {}).items()}
+    order, inputs_of, label, colour = [], {}, {}, {}
+    for t, f, first in _walk(roots, "viz.graph_figure"):
+        if f is None and id(t) not in label:
+            order.append(id(t))
+            role = "parameter" if t.requires_grad else "constant"
+            label[id(t)] = f"{label_of.get(id(t)) or t.name or role}\n{tuple(t.shape)}"
+            colour[id(t)], inputs_of[id(t)] = _TENSOR_STYLE[role], []
+        elif first:
+            order.append(id(f))
+            label[id(f)], colour[id(f)] = type(f).__name__, _TENSOR_STYLE["output"] if any(
+                r.creator is f for r in roots) else "#fff2cc"
+            inputs_of[id(f)] = [id(x.creator) if x.creator is not None else id(x) for x in f.inputs]
+    column: dict = {}
+    ops = [key for key in order if inputs_of[key]]
+    while len(column) < len(ops):  # each pass places the ops whose op inputs all have a row
+        for key in ops:
+            if key not in column and all(k in column or not inputs_of[k] for k in inputs_of[key]):
+                column[key] = 1 + max((column[k] for k in inputs_of[key] if inputs_of[k]), default=0)
+    for key in order:  # leaves: the row above their first reader
+        if not inputs_of[key]:
+            column[key] = min(column[r] for r in ops if key in inputs_of[r]) - 1
+    rows: dict = {}
+    place = {}
+    for key in sorted(order, key=lambda k: (column[k], bool(inputs_of[k]))):
+        place[key] = (rows.setdefault(column[key], 0), column[key])
+        rows[column[key]] += 1
+    for key, (x, y) in place.items():  # centre each row
+        place[key] = (x - (rows[y] - 1) / 2, y)
+    height, width = max(column.values()) + 1, max(rows.values())
+    fig, ax = plt.subplots(figsize=(max(5, 1.5 * width), max(3, 0.42 * height)))
+    for key, ins in inputs_of.items():
+        for k in ins:
+            ax.annotate("", xy=place[key], xytext=place[k], arrowprops=dict(arrowstyle="->", lw=0.5, alpha=0.5))
+    for key, (cx, cy) in place.items():
+        shape = "round,pad=0.2" if inputs_of[key] else "square,pad=0.2"
+        ax.text(cx, cy, label[key], ha="center", va="center", fontsize=6,
+                bbox=dict(boxstyle=shape, fc=colour[key], ec="0.5", lw=0.5))
+    ax.set(xlim=(-width / 2 - 0.2, width / 2 + 0.2), ylim=(height - 0.4, -0.6))
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _tensor_attributes(t, given_name: str | None, is_output: bool) -> str:

@@ -106,3 +106,15 @@ def test_rendering_svg_with_graphviz(tmp_path):
     graph(loss, path=str(tmp_path / "g.svg"))
     svg = (tmp_path / "g.svg").read_text()
     assert "<svg" in svg and "MatMul" in svg and "weight" in svg
+
+
+def test_graph_figure_draws_ops_and_leaves_without_graphviz(tmp_path):
+    from minigen.viz import graph_figure
+
+    w = mg.randn(3, 2, requires_grad=True)
+    loss = (mg.randn(4, 3) @ w).relu().sum()
+    path = graph_figure(loss, str(tmp_path / "g.png"), names={"w": w}, title="relu(x w)")
+    assert (tmp_path / "g.png").stat().st_size > 1000 and path.endswith("g.png")
+    loss.backward()
+    with pytest.raises(RuntimeError, match=r"viz.graph_figure: the graph behind this tensor was freed"):
+        graph_figure(loss, str(tmp_path / "h.png"))
