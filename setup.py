@@ -9,7 +9,7 @@ setup(
     description="A small, readable reverse-mode autodiff engine on NumPy/CuPy with classic generative models",
     python_requires=">=3.11",
     packages=["minigen", "minigen.ops", "minigen.nn", "minigen.optim", "minigen.data", "minigen.testing",
-              "minigen.utils",
+              "minigen.utils", "minigen.distributed",
               "minigen.distributions", "minigen.kernels", "minigen.models",
               *(f"minigen.models.{family}" for family in MODEL_PACKAGES)],
     package_dir={"minigen": "minigen", "minigen.kernels": "kernels", "minigen.models": "models"},
@@ -27,6 +27,9 @@ setup(
         # ([ctk]); with CUDA 12 instead, install cupy-cuda12x by hand
         "gpu": ["cupy-cuda13x[ctk]>=14"],
         "tensorboard": ["tensorboardX>=2.6"],
+        # `mpirun -n R minigen train NAME --distributed` (needs an MPI library: apt-get install openmpi-bin
+        # libopenmpi-dev); NCCL on GPUs comes with CuPy (the gpu extra) and nvidia-nccl-cu12
+        "distributed": ["mpi4py>=3.1"],
         "bench": ["torch", "scipy"],
     },
     entry_points={"console_scripts": ["minigen=minigen.cli:main"]},

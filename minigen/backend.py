@@ -85,6 +85,7 @@ def to_device(a, device: str):
 
 _seed = 0
 _rngs: dict = {}
+_rng_view = None  # set by minigen.distributed during a data-parallel step: wraps the generator rng() returns
 
 
 def manual_seed(seed: int) -> None:
@@ -104,4 +105,4 @@ def rng(device: str = "cpu"):
     """The random generator of a device (numpy.random.Generator or cupy.random.Generator)."""
     if device not in _rngs:
         reseed(device, _seed)
-    return _rngs[device]
+    return _rngs[device] if _rng_view is None else _rng_view(_rngs[device])

@@ -103,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--overwrite", action="store_true", help="replace the run in --out")
     _add_compute(t)
     t.add_argument("--tensorboard", action="store_true", help="also log TensorBoard events (tensorboardX)")
+    t.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the processes of `mpirun -n R` (MPI on cpu, NCCL on cuda); the "
+                        "batch size stays the global one (README, 'Data-parallel training')")
+    t.add_argument("--sync-batchnorm", action="store_true", help="with --distributed: BatchNorm statistics "
+                                                                  "over every rank's examples (default: local)")
+    t.add_argument("--dist-timeout", type=_RATE, default=300.0, metavar="S",
+                   help="with --distributed: seconds a rank waits for the others before ending the job "
+                        "(default: 300)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     for name, text in (("sample", "draw samples from a trained model: a picture and an .npz of exactly --n"),
@@ -164,13 +172,14 @@ def _default_data(cls) -> str:
     return "digits" if "digits" in cls.datasets else cls.datasets[0]
 
 
-def _prepare(cls, args, data: str, config: dict, overrides: dict, seed: int, steps: int):
+def _prepare(cls, args, data: str, config: dict, overrides: dict, seed: int, steps: int, parallel=None):
     """The model and its Training, built in memory; an error names the --set values it was built with."""
     import minigen.models as models
 
     try:
         model = models.create(args.name, data=data, **config)
-        return model, trainer.Training(model, steps, args.out, seed=seed, device=args.device, resume=args.resume)
+        return model, trainer.Training(model, steps, args.out, seed=seed, device=args.device, resume=args.resume,
+                                       parallel=parallel)
     except (ValueError, TypeError, RuntimeError) as e:
         if not overrides or isinstance(e, (trainer.CheckpointMismatch, run_folder.RunFolderError)):
             raise
@@ -178,6 +187,19 @@ def _prepare(cls, args, data: str, config: dict, overrides: dict, seed: int, ste
 
 
 def _train(args) -> None:
+    if not args.distributed:
+        if args.sync_batchnorm:
+            raise _CliError("--sync-batchnorm synchronises the ranks of --distributed: give --distributed too")
+        return _train_run(args)
+    from .distributed import DataParallel
+
+    parallel = DataParallel(args.device, sync_batchnorm=args.sync_batchnorm, timeout=args.dist_timeout)
+    with parallel.abort_on_error():  # an error on one rank ends every rank, naming it
+        _train_run(args, parallel)
+        parallel.finish()
+
+
+def _train_run(args, parallel=None) -> None:
     import minigen.models as models
 
     cls = models.model_class(args.name)
@@ -210,14 +232,16 @@ def _train(args) -> None:
         config, seed, steps = overrides, 0 if args.seed is None else args.seed, args.steps or DEFAULT_STEPS
         record = {"name": args.name, "data": data, "config": {**cls.default_config(data), **overrides},
                   "seed": seed, "steps": steps, "command": command}
-    model, training = _prepare(cls, args, data, config, overrides, seed, steps)
+    model, training = _prepare(cls, args, data, config, overrides, seed, steps, parallel)
     try:
         history = training.run(progress=not args.no_progress, tensorboard=args.tensorboard,
                                on_start=lambda: run_folder.start(args.out, record, overwrite=args.overwrite))
     except trainer.Interrupted as stop:
-        print(_interrupted(stop, args), file=sys.stderr)
+        if training.is_root:
+            print(_interrupted(stop, args), file=sys.stderr)
         sys.exit(130)
-    print(json.dumps(_write_outputs(model, history, args.out)))
+    if training.is_root:  # data-parallel: rank 0 alone evaluates and writes
+        print(json.dumps(_write_outputs(model, history, args.out)))
 
 
 def _interrupted(stop, args) -> str:

@@ -16,6 +16,15 @@ from . import autograd, backend
 from .autograd import Function, Tensor, _check_finite, as_tensor, set_grad_enabled
 from .inplace import check_versions
 
+_post_backward_hooks: list = []  # hook(leaves) after every backward(): minigen.distributed averages gradients
+
+
+def register_post_backward_hook(hook):
+    """Call `hook(leaves)` at the end of every `backward()` (never `grad()`), with the leaf Tensors whose
+    `.grad` it changed; returns a handle whose `remove()` unregisters it."""
+    _post_backward_hooks.append(hook)
+    return autograd._HookHandle(lambda: _post_backward_hooks.remove(hook) if hook in _post_backward_hooks else None)
+
 
 def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], retain_graph: bool = False,
              create_graph: bool = False, inputs: Sequence[Tensor] | None = None,
@@ -120,6 +129,8 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
                 t.grad = g if t.grad is None else add(t.grad, g)
 
     if inputs is None:
+        for hook in list(_post_backward_hooks):
+            hook([t for t, _ in leaves.values()])
         return None
     for k, g in enumerate(captured):
         if g is None and not allow_unused:

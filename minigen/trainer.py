@@ -112,20 +112,27 @@ class Training:
     the first step completes; `step` is where the run stands (the checkpoint's step when resuming)."""
 
     def __init__(self, model, steps: int, out: str, batch_size: int | None = None, seed: int = 0,
-                 device: str = "cpu", resume: bool = False, checkpoint_every: int = 500):
+                 device: str = "cpu", resume: bool = False, checkpoint_every: int = 500, parallel=None):
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"train: steps must be a positive number of optimizer steps, got {steps!r}")
         self.model, self.steps, self.out, self.seed, self.device = model, int(steps), out, seed, device
-        self.checkpoint_every = checkpoint_every
+        self.checkpoint_every, self.parallel = checkpoint_every, parallel  # parallel: distributed.DataParallel
+        self.is_root = parallel is None or parallel.is_root
         self.path = os.path.join(out, CHECKPOINT)
         backend.manual_seed(seed)
         model.to(device)
+        if parallel is not None:
+            parallel.prepare(model)
         self.optimizers = model.configure_optimizers()
         self.schedulers = model.configure_schedulers(self.optimizers, self.steps)
         self.loader = model.loader("train", batch_size=batch_size, seed=seed)
         self.history, self.step, self.checkpoint_step, self.started = History(), 0, None, False
-        if resume:
+        if resume and self.is_root:
             self._restore()
+        if parallel is not None:
+            parallel.share_state(self)  # every rank starts from rank 0's state (its checkpoint when resuming)
+            self.checkpoint_step = self.step if resume else None
+        if resume:
             if self.steps < self.step:
                 raise ValueError(f"train: the checkpoint in {out} is at step {self.step}, beyond the {self.steps} "
                                  "steps asked for")
@@ -135,33 +142,46 @@ class Training:
     def _restore(self) -> None:
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"resume: no checkpoint at {self.path}")
-        ckpt = load(self.path)
+        self.load_state_dict(load(self.path), self.path)
+        self.checkpoint_step = self.step
+
+    def load_state_dict(self, ckpt: dict, source: str) -> None:
+        """Restore what `state_dict()` returned (a checkpoint's content; `source` names it in errors)."""
         missing = {"model", "optimizers", "loader", "rng", "history", "step"} - set(ckpt)
         if missing:
-            raise CheckpointMismatch(f"{self.path} is not a minigen training checkpoint (no {sorted(missing)})")
-        _load_into(self.model, ckpt["model"], self.path, self.model.name)
+            raise CheckpointMismatch(f"{source} is not a minigen training checkpoint (no {sorted(missing)})")
+        _load_into(self.model, ckpt["model"], source, self.model.name)
         self.model.to(self.device)
         if len(ckpt["optimizers"]) != len(self.optimizers):
-            raise CheckpointMismatch(f"{self.path} holds {len(ckpt['optimizers'])} optimizer(s), "
+            raise CheckpointMismatch(f"{source} holds {len(ckpt['optimizers'])} optimizer(s), "
                                      f"{self.model.name} has {len(self.optimizers)}")
         for k, opt in enumerate(self.optimizers):
-            _load_into(opt, ckpt["optimizers"][str(k)], self.path, f"{self.model.name}'s optimizer {k}")
+            _load_into(opt, ckpt["optimizers"][str(k)], source, f"{self.model.name}'s optimizer {k}")
         saved_schedulers = _untext(ckpt["schedulers"]) if "schedulers" in ckpt else []
         for scheduler, state in zip(self.schedulers, saved_schedulers):
             scheduler.load_state_dict(state)
-        _load_into(self.loader, ckpt["loader"], self.path, f"{self.model.name}'s data loader")
+        _load_into(self.loader, ckpt["loader"], source, f"{self.model.name}'s data loader")
         _set_rng_states(_untext(ckpt["rng"]))
         self.history = History(_untext(ckpt["history"]))
-        self.step = self.checkpoint_step = int(_untext(ckpt["step"]))
-        if self.device != "cpu":  # not a replay of the noise of steps 0, 1, ...
+        self.step = int(_untext(ckpt["step"]))
+        if self.device != "cpu" and self.step > 0:  # not a replay of the noise of steps 0, 1, ...
             backend.reseed(self.device, int(np.random.SeedSequence([self.seed, self.step]).generate_state(1)[0]))
 
+    def state_dict(self) -> dict:
+        """What a checkpoint holds: parameters, optimizer and scheduler state, loader position, random
+        generators, history and step."""
+        return {"model": self.model.state_dict(),
+                "optimizers": {str(k): opt.state_dict() for k, opt in enumerate(self.optimizers)},
+                "schedulers": _text([scheduler.state_dict() for scheduler in self.schedulers]),
+                "loader": self.loader.state_dict(), "rng": _text(_rng_states()),
+                "history": _text(self.history.data), "step": _text(self.step)}
+
     def save_checkpoint(self) -> None:
-        save({"model": self.model.state_dict(),
-              "optimizers": {str(k): opt.state_dict() for k, opt in enumerate(self.optimizers)},
-              "schedulers": _text([scheduler.state_dict() for scheduler in self.schedulers]),
-              "loader": self.loader.state_dict(), "rng": _text(_rng_states()), "history": _text(self.history.data),
-              "step": _text(self.step)}, self.path)
+        """Write the checkpoint (data-parallel: buffers from rank 0, ranks checked to agree, rank 0 writes)."""
+        if self.parallel is not None:
+            self.parallel.before_checkpoint(self.model, self.step)
+        if self.is_root:
+            save(self.state_dict(), self.path)
         self.checkpoint_step = self.step
 
     def run(self, progress: bool = True, tensorboard: bool = False, on_start=None) -> History:
@@ -169,8 +189,8 @@ class Training:
         (the run folder is created then). Ctrl-C saves the checkpoint and raises Interrupted."""
         if tensorboard:
             _tensorboard_class()  # a missing tensorboardX fails the start, not the first step
-        model, writer = self.model, None
-        bar = _progress_bar(self.steps, self.step, model, progress)
+        model, writer, parallel = self.model, None, self.parallel
+        bar = _progress_bar(self.steps, self.step, model, progress and self.is_root)
         t0 = time.perf_counter()
         model.train()
         try:
@@ -179,16 +199,25 @@ class Training:
                     while self.step < self.steps:
                         batch = next(self.batches) if self.first_batch is None else self.first_batch
                         self.first_batch = None
-                        logs = model.train_step(_to(batch, self.device), self.optimizers, self.step)
+                        if parallel is None:
+                            logs = model.train_step(_to(batch, self.device), self.optimizers, self.step)
+                        else:
+                            with parallel.step(self.step):
+                                logs = model.train_step(parallel.shard(_to(batch, self.device), self.step),
+                                                        self.optimizers, self.step)
+                            logs, interrupt.hit = parallel.reduce_logs(logs, interrupt.hit)
                         for scheduler in self.schedulers:
                             scheduler.step()
                         self.step += 1
+                        if parallel is not None and not self.started:
+                            parallel.after_first_step(model)
                         if not self.started:
                             self.started = True
-                            os.makedirs(self.out, exist_ok=True)
-                            if on_start is not None:
+                            if self.is_root:
+                                os.makedirs(self.out, exist_ok=True)
+                            if on_start is not None and self.is_root:
                                 on_start()
-                            if tensorboard:
+                            if tensorboard and self.is_root:
                                 writer = _tensorboard_class()(os.path.join(self.out, "tensorboard"))
                         self._log(logs, writer, bar)
                         if self.step % self.checkpoint_every == 0 or self.step == self.steps or interrupt.hit:
