@@ -123,6 +123,10 @@ def _parser() -> argparse.ArgumentParser:
             s.add_argument("--seed", type=int, default=0, help="seed of the draws (default: 0)")
             s.add_argument("--out", default=None, metavar="PNG",
                            help="picture path (default: DIR/samples-SEED.png); the samples go beside it as .npz")
+            s.add_argument("--input", default=None, metavar="FILE_OR_SPLIT",
+                           help="translation models (pix2pix, cyclegan, stargan): translate these images, a split's "
+                                "source images (train, valid, test) or an .npy/.npz file of (N, 1, 8, 8) images in "
+                                "[0, 1]; the picture shows input | output pairs")
         else:
             s.add_argument("--split", choices=["train", "valid", "test"], default="test",
                            help="the split to measure (default: test); names say it: test_nll, valid_nll")
@@ -292,17 +296,31 @@ def _sample(args) -> None:
 
     from . import viz
 
+    from minigen.models.base import TranslationModel
+
     model = _load_run(args)
     mg.manual_seed(args.seed)
+    if args.input is not None and not isinstance(model, TranslationModel):
+        raise _CliError(f"--input: {args.name} does not translate images (pix2pix, cyclegan and stargan do)")
     y = np.arange(args.n) % model.num_classes if model.conditional else None
+    if args.input is not None:
+        try:
+            y = model.inputs(args.input)
+        except (TypeError, ValueError, OSError) as e:
+            raise _CliError(str(e)) from e
+        args.n = len(y)
     with model.evaluating():
         samples = model.sample(args.n, y).numpy()
     path = args.out or os.path.join(args.source, f"samples-{args.seed}.png")
-    arrays = {"samples": samples} if y is None else {"samples": samples, "labels": y}
+    arrays = {"samples": samples} if y is None else {"samples": samples, "inputs" if args.input else "labels": y}
     npz = os.path.splitext(path)[0] + ".npz"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     np.savez(npz, **arrays)
-    if samples.ndim == 4:
+    if args.input is not None:
+        viz.save_image_grid(np.stack([y, samples], 1).reshape(-1, *samples.shape[1:]), path, nrow=16,
+                            value_range=model.value_range)
+        what = "input | output pairs"
+    elif samples.ndim == 4:
         viz.save_image_grid(samples, path, nrow=10 if model.conditional else None, value_range=model.value_range)
         what = "an image grid"
     elif samples.ndim == 2 and samples.shape[1] == 2 and model.data_name != "digits":

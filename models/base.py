@@ -6,6 +6,7 @@ tests may call on every model, and the two declared capabilities.
                           evaluating()
     LikelihoodModel       + log_prob(x, reduce=True): the exact log-likelihood (test_nll, test_bpd)
     LatentVariableModel   + encode, decode, elbo(x), log_prob_estimate(x, k) (importance sampling)
+    TranslationModel      + inputs(source): images to translate; sample(n, y) takes y as source images
 
 Capabilities are declared by subclassing, so callers test `isinstance(model, LikelihoodModel)`, never
 `hasattr`. A digits batch is a float tensor (B, 1, 8, 8) for unconditional models and the pair (x, y) with
@@ -199,3 +200,15 @@ class LatentVariableModel(GenerativeModel):
     def log_prob_estimate(self, batch, k: int = 1000) -> Tensor:
         """log p(x) ~= log (1/k) sum_i p(x, z_i) / q(z_i|x), z_i ~ q(z|x), per example."""
         raise NotImplementedError(f"{self.name} does not define log_prob_estimate(x, k)")
+
+
+class TranslationModel(GenerativeModel):
+    """A model that translates images (pix2pix, CycleGAN, StarGAN): conditional on source images, `sample(n, y)`
+    takes y as n source images (or digit labels), and `inputs(source)` reads the images `minigen sample --input`
+    translates (a split name or an .npy/.npz file)."""
+
+    conditional = True
+
+    def inputs(self, source: str):
+        """The images (N, 1, 8, 8) a split name or a file holds, ready to be sample's y."""
+        raise NotImplementedError(f"{self.name} does not define inputs(source)")

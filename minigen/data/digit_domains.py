@@ -34,31 +34,33 @@ CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], bool)
 SHEAR = 0.25
 
 
+# each function maps a stack of images (N, 8, 8) to the stack in its domain, image by image
 def _outline(a: np.ndarray) -> np.ndarray:
-    return np.clip(ndimage.grey_dilation(a, footprint=CROSS, mode="constant", cval=0.0)
-                   - ndimage.grey_erosion(a, footprint=CROSS, mode="constant", cval=0.0), 0.0, 1.0)
+    cross = CROSS[None]
+    return np.clip(ndimage.grey_dilation(a, footprint=cross, mode="constant", cval=0.0)
+                   - ndimage.grey_erosion(a, footprint=cross, mode="constant", cval=0.0), 0.0, 1.0)
 
 
 def _thick(a: np.ndarray) -> np.ndarray:
     left = np.zeros_like(a)
-    left[:, 1:] = a[:, :-1]
+    left[:, :, 1:] = a[:, :, :-1]
     return np.maximum(a, left)
 
 
 def _slanted(a: np.ndarray) -> np.ndarray:
-    # output (i, j) reads input (i, j - SHEAR (3.5 - i)): affine_transform maps output to input coordinates
-    matrix = np.array([[1.0, 0.0], [SHEAR, 1.0]])
-    return np.clip(ndimage.affine_transform(a, matrix, offset=(0.0, -SHEAR * 3.5), order=1, mode="constant"),
+    # output (n, i, j) reads input (n, i, j - SHEAR (3.5 - i)): affine_transform maps output to input coordinates
+    matrix = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, SHEAR, 1.0]])
+    return np.clip(ndimage.affine_transform(a, matrix, offset=(0.0, 0.0, -SHEAR * 3.5), order=1, mode="constant"),
                    0.0, 1.0)
 
 
-_ONE_IMAGE = {
+_STACK = {
     "digit": lambda a: a,
     "outline": _outline,
     "thick": _thick,
     "thin": lambda a: np.clip(2.0 * a - 1.0, 0.0, 1.0),
     "inverted": lambda a: 1.0 - a,
-    "rotated": np.rot90,
+    "rotated": lambda a: np.rot90(a, axes=(1, 2)),
     "slanted": _slanted,
 }
 
@@ -82,8 +84,7 @@ def transform(domain: str, images) -> np.ndarray:
     """Digits in [0, 1] (N, 1, 8, 8) or (N, 8, 8) drawn in `domain`, float32 (N, 1, 8, 8) in [0, 1]."""
     check_domain(domain)
     a = _as_images(images, "transform")
-    f = _ONE_IMAGE[domain]
-    return np.stack([f(img[0]) for img in a])[:, None].astype(np.float32)
+    return np.ascontiguousarray(_STACK[domain](a[:, 0])[:, None], dtype=np.float32)
 
 
 def read(domain: str, images) -> np.ndarray:

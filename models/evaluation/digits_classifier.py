@@ -26,6 +26,20 @@ SIZES = (64, 128, 64, 10)
 TRAIN_COMMAND = "python bench/train_digits_classifier.py"
 
 
+def seeded_linears(sizes, seed: int) -> nn.ModuleList:
+    """Linear layers sizes[0] -> sizes[1] -> ..., W ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) and b = 0 drawn from
+    default_rng(seed) (a packaged classifier's initialisation, independent of minigen's generator)."""
+    rng = np.random.default_rng(seed)
+    layers = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layer = nn.Linear(fan_in, fan_out)
+        bound = 1 / np.sqrt(fan_in)
+        layer.weight.data = rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32)
+        layer.bias.data = np.zeros(fan_out, np.float32)
+        layers.append(layer)
+    return nn.ModuleList(layers)
+
+
 class DigitsClassifier(nn.Module):
     """logits = W3 relu(W2 relu(W1 x + b1) + b2) + b3; `features(x)` is the second hidden layer.
 
@@ -34,15 +48,7 @@ class DigitsClassifier(nn.Module):
 
     def __init__(self, seed: int = 0):
         super().__init__()
-        rng = np.random.default_rng(seed)
-        layers = []
-        for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
-            layer = nn.Linear(fan_in, fan_out)
-            bound = 1 / np.sqrt(fan_in)
-            layer.weight.data = rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32)
-            layer.bias.data = np.zeros(fan_out, np.float32)
-            layers.append(layer)
-        self.layers = nn.ModuleList(layers)
+        self.layers = seeded_linears(SIZES, seed)
 
     def features(self, x: mg.Tensor) -> mg.Tensor:
         """h2 = relu(W2 relu(W1 x + b1) + b2), shape (N, 64)."""
@@ -55,24 +61,32 @@ class DigitsClassifier(nn.Module):
         return self.layers[-1](self.features(x))
 
 
-def save(model: DigitsClassifier, path: str = WEIGHTS) -> str:
-    """Write the classifier's parameters as a plain .npz (what `load` reads)."""
+def save_weights(model: nn.Module, path: str) -> str:
+    """Write a packaged classifier's parameters as a plain .npz (what `load_weights` reads)."""
     np.savez(path, **{k: np.asarray(v.numpy() if hasattr(v, "numpy") else v)
                       for k, v in model.state_dict().items()})
     return path
 
 
-@functools.lru_cache(maxsize=4)
-def load(path: str = WEIGHTS) -> DigitsClassifier:
-    """The trained classifier in eval mode (cached); a FileNotFoundError naming the command that makes the
+def load_weights(model: nn.Module, path: str, what: str, command: str) -> nn.Module:
+    """`model` with the weights at `path`, in eval mode; a FileNotFoundError naming the command that makes the
     weights when the file is missing."""
     if not os.path.exists(path):
-        raise FileNotFoundError(f"digits classifier: no weights at {path}; make them with `{TRAIN_COMMAND}` "
-                                f"(from a source checkout)")
-    model = DigitsClassifier()
+        raise FileNotFoundError(f"{what}: no weights at {path}; make them with `{command}` (from a source checkout)")
     with np.load(path) as f:
         model.load_state_dict({k: f[k] for k in f.files})
     return model.eval()
+
+
+def save(model: DigitsClassifier, path: str = WEIGHTS) -> str:
+    """Write the classifier's parameters as a plain .npz (what `load` reads)."""
+    return save_weights(model, path)
+
+
+@functools.lru_cache(maxsize=4)
+def load(path: str = WEIGHTS) -> DigitsClassifier:
+    """The trained classifier in eval mode (cached)."""
+    return load_weights(DigitsClassifier(), path, "digits classifier", TRAIN_COMMAND)
 
 
 def _as_batch(images) -> mg.Tensor:

@@ -8,6 +8,10 @@ sigmoid unit followed by log, computed stably) or, for the Wasserstein and hinge
     G non-saturating:            softplus(-D(G(z)))                        = -log s(D(G(z)))
     D Wasserstein:               D(G(z)) - D(x);             G: -D(G(z))
     D hinge:                     relu(1 - D(x)) + relu(1 + D(G(z)));   G: -D(G(z))
+    D least squares (LSGAN):     (D(x) - 1)^2 / 2 + D(G(z))^2 / 2;     G: (D(G(z)) - 1)^2 / 2   (CycleGAN)
+
+`reconstruction_loss` is the distance of an image to its reconstruction that pix2pix (L1 to the target),
+CycleGAN (cycle and identity terms) and StarGAN (reconstruction) add: mean |x - r| (L1) or mean (x - r)^2 (L2).
 """
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ import minigen as mg
 import minigen.functional as F
 from minigen import backend, nn
 
-LOSSES = ("minimax", "non-saturating", "wasserstein", "hinge")
+LOSSES = ("minimax", "non-saturating", "wasserstein", "hinge", "least-squares")
+NORMS = ("l1", "l2")
 
 
 def check_kind(kind: str) -> None:
@@ -32,6 +37,8 @@ def discriminator_loss(kind: str, real: mg.Tensor, fake: mg.Tensor) -> mg.Tensor
         return F.softplus(-real).mean() + F.softplus(fake).mean()
     if kind == "wasserstein":
         return fake.mean() - real.mean()
+    if kind == "least-squares":
+        return 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake ** 2).mean()
     return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
 
@@ -42,7 +49,20 @@ def generator_loss(kind: str, fake: mg.Tensor) -> mg.Tensor:
         return -F.softplus(fake).mean()
     if kind == "non-saturating":
         return F.softplus(-fake).mean()
+    if kind == "least-squares":
+        return 0.5 * ((fake - 1) ** 2).mean()
     return -fake.mean()
+
+
+def reconstruction_loss(x: mg.Tensor, reconstruction: mg.Tensor, norm: str = "l1") -> mg.Tensor:
+    """mean |x - r| ("l1") or mean (x - r)^2 ("l2") over every element: 0 exactly when r = x."""
+    if norm not in NORMS:
+        raise ValueError(f"reconstruction_loss: unknown norm {norm!r}; expected one of {', '.join(NORMS)}")
+    if tuple(x.shape) != tuple(reconstruction.shape):
+        raise ValueError(f"reconstruction_loss: x {x.shape} and its reconstruction {reconstruction.shape} differ "
+                         f"in shape on {x.device}")
+    diff = x - reconstruction
+    return diff.abs().mean() if norm == "l1" else (diff * diff).mean()
 
 
 def gradient_penalty(critic, real: mg.Tensor, fake: mg.Tensor, weight: float = 10.0,

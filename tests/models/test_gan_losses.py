@@ -21,12 +21,14 @@ NUMPY_D = {
     "non-saturating": lambda r, f: _np_softplus(-r).mean() + _np_softplus(f).mean(),
     "wasserstein": lambda r, f: f.mean() - r.mean(),
     "hinge": lambda r, f: np.maximum(1 - r, 0).mean() + np.maximum(1 + f, 0).mean(),
+    "least-squares": lambda r, f: 0.5 * ((r - 1) ** 2).mean() + 0.5 * (f ** 2).mean(),
 }
 NUMPY_G = {
     "minimax": lambda f: np.log(1 - 1 / (1 + np.exp(-f))).mean(),
     "non-saturating": lambda f: -np.log(1 / (1 + np.exp(-f))).mean(),
     "wasserstein": lambda f: -f.mean(),
     "hinge": lambda f: -f.mean(),
+    "least-squares": lambda f: 0.5 * ((f - 1) ** 2).mean(),
 }
 
 

@@ -1,0 +1,188 @@
+"""StarGAN (Choi et al., 2018): one generator translates an image into any of several domains, the target domain
+given as input; here the digits drawn plain, thick, thin, inverted, rotated and slanted.
+
+G(x, c) takes the image and the target domain c (a one-hot map, tiled over the pixels and stacked as channels).
+D has two heads on one trunk: D_src(x), the real/fake patch scores, and D_cls(x), logits over the domains.
+
+    D:  L_adv + lambda_cls L_cls^r + lambda_gp L_gp          L_cls^r = E_{x,c'} -log D_cls(c' | x)    (real x of c')
+    G: -L_adv + lambda_cls L_cls^f + lambda_rec L_rec        L_cls^f = E_{x,c} -log D_cls(c | G(x, c))
+    L_adv = E_x D_src(x) - E_{x,c} D_src(G(x, c))            (the WGAN-GP form, as the paper's experiments)
+    L_rec = E_{x,c,c'} ||x - G(G(x, c), c')||_1              (the cycle back to the original domain c')
+    L_gp  = E_xhat (||grad_xhat sum_patches D_src(xhat)||_2 - 1)^2, xhat between x and G(x, c) (losses.py)
+
+lambda_cls = 1, lambda_rec = 10, lambda_gp = 10, n_critic = 5, Adam(1e-4, betas (0.5, 0.999)), target domains
+drawn uniformly for every image, as in the paper. The penalty's critic is D_src summed over patches, as the
+authors' code takes the gradient of its patch map with all-ones output gradients.
+
+Deviations: the generator is the pix2pix U-Net (translation_nets.py) with 1 + D input channels instead of the
+paper's down-sampling / 6 residual blocks / up-sampling net for 128x128 faces (at 8x8 the U-Net's 1x1 bottleneck
+sees the whole digit, which a rotation needs); batch norm in G (an instance norm of the 1x1 bottleneck is zero)
+and none in D (the penalty is per example); D's trunk is the PatchGAN's (6x6 patches) and D_cls a 3x3
+convolution over its 3x3 map. Training data is unpaired (each train digit in one domain only, digit k in domain
+k mod D); the test split gives every digit in every domain, so translations have a true target.
+
+Metrics on the test split: each test digit in its own domain (k mod D) translated into every other domain;
+class_acc and domain_acc over all those translations (models/evaluation/translation.py), with test_l1 against
+the true targets and the real targets' class_acc_real and domain_acc_real.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import minigen as mg
+import minigen.functional as F
+from minigen import backend, nn, optim
+from minigen.data import DataLoader, digit_domains
+
+from ..evaluation import translation as measures
+from .base import frozen
+from .losses import discriminator_loss, generator_loss, grad_norm, gradient_penalty, reconstruction_loss
+from .translation import TranslationGAN
+from .translation_nets import PatchGAN, UNet
+
+DEFAULT_DOMAINS = ["digit", "thick", "thin", "inverted", "rotated", "slanted"]
+
+
+class StarGAN(TranslationGAN):
+    """One U-Net generator conditioned on the target domain; a PatchGAN critic with an auxiliary domain classifier."""
+
+    loss_kind = "wasserstein"
+
+    @classmethod
+    def default_config(cls, data: str) -> dict:
+        return {"lr": 1e-4, "batch_size": 32, "n_critic": 5, "domains": list(DEFAULT_DOMAINS), "cls_weight": 1.0,
+                "rec_weight": 10.0, "gp_weight": 10.0, "channels": [32, 64, 64], "d_channels": 32, "dropout": 0.0}
+
+    def __init__(self, data: str = "digit-domains", lr: float = 1e-4, batch_size: int = 32, n_critic: int = 5,
+                 domains=tuple(DEFAULT_DOMAINS), cls_weight: float = 1.0, rec_weight: float = 10.0,
+                 gp_weight: float = 10.0, channels=(32, 64, 64), d_channels: int = 32, dropout: float = 0.0):
+        super().__init__(data, lr, batch_size, n_critic=n_critic)
+        self.domains = tuple(domains)
+        if len(self.domains) < 2:
+            raise ValueError(f"{self.name}: needs at least two domains, got {self.domains}")
+        for dom in self.domains:
+            digit_domains.check_domain(dom)
+        self.cls_weight, self.rec_weight, self.gp_weight = cls_weight, rec_weight, gp_weight
+        d = len(self.domains)
+        self.generator = UNet(1 + d, 1, tuple(channels), dropout)
+        self.discriminator = PatchGAN(1, d_channels, norm=False)
+        self.classifier = nn.Conv2d(2 * d_channels, d, 3)
+
+    # ---------------------------------------------------------------------------------- the model
+    def domain_index(self, domain, n: int) -> np.ndarray:
+        """Target domains as n indices: a name, an index, one per image, or None (image i -> domain i mod D)."""
+        if domain is None:
+            return np.arange(n) % len(self.domains)
+        values = np.atleast_1d(np.asarray(domain))
+        if values.dtype.kind in "US":
+            unknown = [v for v in values if v not in self.domains]
+            if unknown:
+                raise ValueError(f"{self.name}: unknown target domain(s) {unknown}; its domains are {self.domains}")
+            values = np.array([self.domains.index(v) for v in values])
+        return np.broadcast_to(values.astype(np.int64), (n,)).copy()
+
+    def generate(self, x: mg.Tensor, c: np.ndarray) -> mg.Tensor:
+        """G(x, c) for domain indices c (n,): the one-hot of c tiled over the 8x8 pixels, stacked on x."""
+        onehot = np.zeros((x.shape[0], len(self.domains), 8, 8), np.float32)
+        onehot[np.arange(x.shape[0]), c] = 1.0
+        return self.generator(mg.cat([x, mg.tensor(onehot, device=self.device)], axis=1))
+
+    def translate(self, x: mg.Tensor, domain=None) -> mg.Tensor:
+        return self.generate(x, self.domain_index(domain, x.shape[0]))
+
+    def critic_and_classes(self, x: mg.Tensor) -> tuple:
+        """(D_src patch scores (n, 9), D_cls logits (n, D))."""
+        h = self.discriminator.trunk(x)
+        return self.discriminator.head(h).flatten(1), self.classifier(h).flatten(1)
+
+    def source_images(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        data = digit_domains.unpaired(split, self.domains)
+        return data.images, data.labels
+
+    # ---------------------------------------------------------------------------------------- data
+    def loader(self, split: str = "train", batch_size: int | None = None, seed: int = 0, shuffle: bool = True,
+               drop_last: bool = True) -> DataLoader:
+        """Batches (images, domain indices) of n_critic * batch_size unpaired digits (each in one domain)."""
+        data = digit_domains.unpaired(split, self.domains)
+        size = (batch_size or self.batch_size) * (self.n_critic if split == "train" else 1)
+        return DataLoader((data.images, data.domains), batch_size=size, shuffle=shuffle, drop_last=drop_last,
+                          seed=seed)
+
+    def eval_batch(self, split: str):
+        data = digit_domains.unpaired(split, self.domains)
+        return mg.tensor(data.images, device=self.device), mg.tensor(data.domains, device=self.device)
+
+    # ------------------------------------------------------------------------------------ training
+    def random_domains(self, n: int) -> np.ndarray:
+        return backend.rng("cpu").integers(0, len(self.domains), n)
+
+    def critic_step(self, x: mg.Tensor, c_real: np.ndarray, opt_d) -> dict:
+        """D: -D_src(x) + D_src(G(x, c)) + lambda_cls CE(D_cls(x), c') + lambda_gp L_gp."""
+        with mg.no_grad():
+            fake = self.generate(x, self.random_domains(x.shape[0]))
+        src_real, cls_real = self.critic_and_classes(x)
+        src_fake, _ = self.critic_and_classes(fake)
+        adv = discriminator_loss(self.loss_kind, src_real.reshape(-1), src_fake.reshape(-1))
+        cls = F.cross_entropy(cls_real, mg.tensor(c_real, device=self.device))
+        gp = gradient_penalty(lambda z: self.critic_and_classes(z)[0].sum(axis=1), x, fake, self.gp_weight)
+        loss = adv + self.cls_weight * cls + gp
+        opt_d.zero_grad()
+        loss.backward()
+        opt_d.step()
+        return {"d_adv": adv.item(), "d_cls": cls.item(), "gp": gp.item()}
+
+    def generator_update(self, x: mg.Tensor, c_real: np.ndarray, opt_g) -> dict:
+        """G: -D_src(G(x, c)) + lambda_cls CE(D_cls(G(x, c)), c) + lambda_rec |x - G(G(x, c), c')|."""
+        c = self.random_domains(x.shape[0])
+        with frozen(self.discriminator), frozen(self.classifier):
+            fake = self.generate(x, c)
+            src_fake, cls_fake = self.critic_and_classes(fake)
+            adv = generator_loss(self.loss_kind, src_fake.reshape(-1))
+            cls = F.cross_entropy(cls_fake, mg.tensor(c, device=self.device))
+            rec = reconstruction_loss(x, self.generate(fake, c_real), "l1")
+            loss = adv + self.cls_weight * cls + self.rec_weight * rec
+            opt_g.zero_grad()
+            loss.backward()
+        logs = {"g_adv": adv.item(), "g_cls": cls.item(), "rec": rec.item(),
+                "g_grad_norm": grad_norm(self.generator.parameters())}
+        opt_g.step()
+        return logs
+
+    def train_step(self, batch, optimizers: list, step: int) -> dict:
+        """n_critic critic updates (one per minibatch of the batch), then one generator update."""
+        opt_g, opt_d = optimizers
+        x, c = batch[0], batch[1].numpy()
+        k = self.n_critic
+        n = x.shape[0] // k
+        if n < 1:
+            raise ValueError(f"{self.name}: a batch of {x.shape[0]} images is too small for n_critic={k}")
+        logs: dict = {}
+        for i in range(k):
+            for key, v in self.critic_step(x[i * n:(i + 1) * n], c[i * n:(i + 1) * n], opt_d).items():
+                logs[key] = logs.get(key, 0.0) + v / k
+        logs.update(self.generator_update(x[:n], c[:n], opt_g))
+        return logs
+
+    def configure_optimizers(self) -> list:
+        critic = list(self.discriminator.parameters()) + list(self.classifier.parameters())
+        return [optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.5, 0.999)),
+                optim.Adam(critic, lr=self.lr, betas=(0.5, 0.999))]
+
+    # ------------------------------------------------------------------------------------ metrics
+    def metrics(self, split: str = "test") -> dict:
+        """class_acc, domain_acc, test_l1 of every test digit translated from its domain into each other one."""
+        data = digit_domains.unpaired(split, self.domains)
+        parts = []
+        for t, target in enumerate(self.domains):
+            mine = data.domains != t
+            truth, _ = digit_domains.domain_images(split, target)
+            out = self.translate_numpy(data.images[mine], np.full(int(mine.sum()), t))
+            parts.append((int(mine.sum()), measures.scores(out, truth[mine], data.labels[mine], target)))
+        return measures.mean_scores(parts)
+
+    def sample_figure(self, path: str, n: int = 64) -> str:
+        """Columns input | each domain's translation for min(n, 12) test digits (two of each source domain)."""
+        data = digit_domains.unpaired("test", self.domains)
+        k = min(n, 2 * len(self.domains))
+        x = data.images[:k]
+        return self.save_rows([x] + [self.translate_numpy(x, np.full(k, t)) for t in range(len(self.domains))], path)

@@ -1,0 +1,106 @@
+"""The image-to-image networks on 8x8 images: pix2pix's U-Net generator and PatchGAN discriminator (Isola et al.
+2017), shared by pix2pix, CycleGAN and StarGAN here, and the receptive-field formulas their tests check.
+
+U-Net (paper: C64-C128-...-C512 down, CD512-...-C64 up, skip i <-> n - i). Here three levels for 8x8:
+
+    e1 = conv4s2(x)                       (c1, 4, 4)      no norm on the first layer, as in the paper
+    e2 = BN conv4s2(lrelu e1)             (c2, 2, 2)
+    e3 = conv4s2(lrelu e2)                (c3, 1, 1)      the bottleneck: sees all 64 input pixels
+    d3 = drop BN convT4s2(relu e3)        (c2, 2, 2)      then [d3, e2]: the skip from level 2
+    d2 = drop BN convT4s2(relu [d3, e2])  (c1, 4, 4)      then [d2, e1]: the skip from level 1
+    G(x) = sigmoid convT4s2(relu [d2, e1])  (out, 8, 8)   sigmoid for images in [0, 1] (the paper: tanh on [-1, 1])
+
+LeakyReLU slope 0.2 down, ReLU up, dropout 0.5 on the two inner decoder layers (the paper's noise: pix2pix
+has no z). Dropout is off in eval mode and batch norm uses its running statistics there (the paper keeps both on
+at test time; here a translation is a fixed function, so metrics do not depend on the test batch).
+
+PatchGAN: a fully convolutional discriminator whose every output judges one patch of its input,
+
+    conv4s2p1 (c) -> lrelu -> conv2s1p0 (2c) -> BN -> lrelu -> conv1 (1)     3x3 logits on an 8x8 input
+
+receptive field r = 1 + sum_l (k_l - 1) prod_{m<l} s_m = 1 + 3 + 1 * 2 + 0 = 6 (the paper's 70 of 256 pixels is
+27 %; 6 of 8 here, the smallest that still sees a whole stroke next to its neighbour); patch (i, j) reads rows
+start + i J .. start + i J + r - 1 (clipped), J = prod s_l the jump, start = -sum_l p_l prod_{m<l} s_m.
+"""
+from __future__ import annotations
+
+import minigen as mg
+from minigen import nn
+
+UNET_LAYER = (4, 2, 1)  # (kernel, stride, padding) of every U-Net conv and transposed conv
+PATCH_LAYERS = ((4, 2, 1), (2, 1, 0), (1, 1, 0))
+
+
+def receptive_field(layers) -> tuple[int, int, int]:
+    """(r, jump, start) of a stack of convolutions [(kernel, stride, padding), ...]: output position i reads
+    input positions start + i jump .. start + i jump + r - 1 along each axis."""
+    r, jump, start = 1, 1, 0
+    for k, s, p in layers:
+        r += (k - 1) * jump
+        start -= p * jump
+        jump *= s
+    return r, jump, start
+
+
+def transposed_support(i: int, layers, size: int) -> tuple[int, int]:
+    """The input positions [lo, hi] (clipped to 0..size-1) that output position i of a stack of transposed
+    convolutions [(kernel, stride, padding), ...] (applied in order) reads: a transposed convolution writes input m
+    to outputs m s - p .. m s - p + k - 1, so output i reads m in [ceil((i + p - k + 1) / s), floor((i + p) / s)]."""
+    lo, hi = i, i
+    for k, s, p in reversed(list(layers)):
+        lo, hi = -((-(lo + p - k + 1)) // s), (hi + p) // s
+        size //= s
+    return max(lo, 0), min(hi, size - 1)
+
+
+class UNet(nn.Module):
+    """The pix2pix U-Net for 8x8 images (module docstring); `encode` gives the skips, `decode` uses them."""
+
+    def __init__(self, in_channels: int, out_channels: int = 1, channels=(32, 64, 64), dropout: float = 0.5):
+        super().__init__()
+        c1, c2, c3 = channels
+        k, s, p = UNET_LAYER
+        self.down = nn.ModuleList([nn.Conv2d(in_channels, c1, k, s, p), nn.Conv2d(c1, c2, k, s, p),
+                                   nn.Conv2d(c2, c3, k, s, p)])
+        self.down_norm = nn.BatchNorm2d(c2)
+        self.up = nn.ModuleList([nn.ConvTranspose2d(c3, c2, k, s, p), nn.ConvTranspose2d(2 * c2, c1, k, s, p),
+                                 nn.ConvTranspose2d(2 * c1, out_channels, k, s, p)])
+        self.up_norm = nn.ModuleList([nn.BatchNorm2d(c2), nn.BatchNorm2d(c1)])
+        self.drop = nn.Dropout(dropout)
+        self.lrelu, self.relu = nn.LeakyReLU(0.2), nn.ReLU()
+
+    def encode(self, x: mg.Tensor) -> list:
+        """[e1 (c1, 4, 4), e2 (c2, 2, 2), e3 (c3, 1, 1)]."""
+        e1 = self.down[0](x)
+        e2 = self.down_norm(self.down[1](self.lrelu(e1)))
+        e3 = self.down[2](self.lrelu(e2))
+        return [e1, e2, e3]
+
+    def decode(self, skips: list) -> mg.Tensor:
+        """The pre-sigmoid output (out, 8, 8) from the encoder's [e1, e2, e3]."""
+        e1, e2, e3 = skips
+        d3 = self.drop(self.up_norm[0](self.up[0](self.relu(e3))))
+        d2 = self.drop(self.up_norm[1](self.up[1](self.relu(mg.cat([d3, e2], axis=1)))))
+        return self.up[2](self.relu(mg.cat([d2, e1], axis=1)))
+
+    def forward(self, x: mg.Tensor) -> mg.Tensor:
+        return mg.sigmoid(self.decode(self.encode(x)))
+
+
+class PatchGAN(nn.Module):
+    """PatchGAN on 8x8 inputs: (n, in_channels, 8, 8) -> one logit per 6x6 patch, (n, 1, 3, 3). `trunk` gives the
+    (2 channels, 3, 3) features the head reads (StarGAN adds its domain classifier there); `norm=False` drops the
+    batch norm (a gradient penalty is per example)."""
+
+    layers = PATCH_LAYERS
+
+    def __init__(self, in_channels: int, channels: int = 32, out_channels: int = 1, norm: bool = True):
+        super().__init__()
+        (k1, s1, p1), (k2, s2, p2), (k3, s3, p3) = self.layers
+        self.trunk = nn.Sequential(nn.Conv2d(in_channels, channels, k1, s1, p1), nn.LeakyReLU(0.2),
+                                   nn.Conv2d(channels, 2 * channels, k2, s2, p2),
+                                   nn.BatchNorm2d(2 * channels) if norm else nn.Identity(), nn.LeakyReLU(0.2))
+        self.head = nn.Conv2d(2 * channels, out_channels, k3, s3, p3)
+
+    def forward(self, x: mg.Tensor) -> mg.Tensor:
+        return self.head(self.trunk(x))

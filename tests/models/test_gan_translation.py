@@ -1,0 +1,172 @@
+"""pix2pix, CycleGAN and StarGAN (models/gan/pix2pix.py, cyclegan.py, stargan.py): the losses that make each
+what it is, the image pool, translation as sampling, the measures and `minigen sample --input`."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigen as mg
+import minigen.models as models
+from minigen import nn
+from minigen.data import digit_domains
+from minigen.models.evaluation import translation as measures
+from minigen.models.gan.losses import reconstruction_loss
+
+TINY = {"channels": [4, 8, 8], "d_channels": 4}
+
+
+def tiny(name: str, **extra):
+    mg.manual_seed(0)
+    return models.create(name, **{**TINY, **extra})
+
+
+class Shift(nn.Module):
+    """A generator that is not the identity: x -> 0.5 x + 0.25."""
+
+    def forward(self, x):
+        return 0.5 * x + 0.25
+
+
+class FirstChannel(nn.Module):
+    """StarGAN's identity generator: the image channel of [x, one-hot(c)]."""
+
+    def forward(self, stacked):
+        return stacked[:, :1]
+
+
+@pytest.mark.parametrize("norm", ["l1", "l2"])
+def test_cycle_and_identity_losses_vanish_for_identity_generators(norm):
+    model = tiny("cyclegan", cycle_norm=norm)
+    a, b = (mg.tensor(x) for x in model.eval_batch("test"))
+    a, b = a[:16], b[:16]
+    model.g_ab, model.g_ba = nn.Identity(), nn.Identity()
+    cycle, identity = model.cycle_and_identity(a, b, model.g_ab(a), model.g_ba(b))
+    assert cycle.item() == 0.0 and identity.item() == 0.0
+    model.g_ab = Shift()  # a generator that moves images makes both terms positive
+    cycle, identity = model.cycle_and_identity(a, b, model.g_ab(a), model.g_ba(b))
+    assert cycle.item() > 0.01 and identity.item() > 0.01
+    expected = reconstruction_loss(b, 0.5 * b + 0.25, "l1").item()  # F = id: only G(b) moves b
+    assert identity.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_stargan_reconstruction_vanishes_for_an_identity_generator():
+    model = tiny("stargan")
+    model.generator = FirstChannel()  # G(x, c) = x whatever the domain
+    x, c = model.eval_batch("test")
+    fake = model.generate(x[:8], np.zeros(8, np.int64))
+    assert reconstruction_loss(x[:8], model.generate(fake, c.numpy()[:8]), "l1").item() == 0.0
+
+
+def test_image_pool_fills_then_swaps_half_the_time():
+    model = tiny("cyclegan", pool_size=4)
+    first = mg.tensor(np.arange(4, dtype=np.float32).reshape(4, 1, 1, 1) * np.ones((1, 1, 8, 8), np.float32))
+    np.testing.assert_array_equal(model.query_pool(0, first).numpy(), first.numpy())  # filling: passed through
+    np.testing.assert_array_equal(model.pool_a.numpy(), first.numpy())
+    mg.manual_seed(1)
+    values = np.arange(10, 210, dtype=np.float32)
+    new = mg.tensor(values.reshape(200, 1, 1, 1) * np.ones((1, 1, 8, 8), np.float32))
+    out = model.query_pool(0, new).numpy()[:, 0, 0, 0]
+    swapped = out != values
+    assert 0.35 < swapped.mean() < 0.65  # about half of D's fakes come from the history
+    for i in np.flatnonzero(swapped):  # ... each an image stored before it: the first four or an earlier fake
+        assert out[i] < 4 or (10 <= out[i] < values[i])
+    # nothing is lost or duplicated: every image ever given is either returned or still in the pool
+    everything = np.sort(np.concatenate([out, model.pool_a.numpy()[:, 0, 0, 0]]))
+    np.testing.assert_array_equal(everything, np.sort(np.concatenate([np.arange(4.0), values])))
+    np.testing.assert_array_equal(model.pool_b.numpy(), 0)  # the other direction's pool is untouched
+
+
+def test_pix2pix_discriminator_judges_the_pair_and_l1_only_leaves_it_alone():
+    model = tiny("pix2pix")
+    x, y, _ = model.eval_batch("test")
+    x, y = x[:4].detach().requires_grad_(), y[:4].detach().requires_grad_()
+    gx, gy = mg.grad(model.pair_logits(x, y).sum(), [x, y])
+    assert np.abs(gx.numpy()).sum() > 0 and np.abs(gy.numpy()).sum() > 0  # D(x, y) reads input and output
+    l1_only = tiny("pix2pix", adv_weight=0.0)
+    before = [p.numpy().copy() for p in l1_only.discriminator.parameters()]
+    opts = l1_only.configure_optimizers()
+    batches = iter(l1_only.loader("train", batch_size=16))
+    losses = [l1_only.train_step(next(batches), opts, s)["l1"] for s in range(3)]
+    for p, q in zip(l1_only.discriminator.parameters(), before):
+        np.testing.assert_array_equal(p.numpy(), q)
+    assert losses[-1] < losses[0]
+
+
+def test_sample_translates_given_images_or_test_digits_of_given_labels():
+    model = tiny("pix2pix")
+    src, _, labels = digit_domains.paired("test", "outline", "digit")
+    out = model.sample(5, src[:5])
+    np.testing.assert_allclose(out.numpy(), model.translate_numpy(src[:5]), rtol=1e-6)
+    images = model.conditioning_images(30, np.arange(30) % 10, np.random.default_rng(0))
+    for img, label in zip(images, np.arange(30) % 10):  # each drawn image is a test outline of that digit
+        hits = np.flatnonzero((src == img).all(axis=(1, 2, 3)))
+        assert len(hits) and labels[hits[0]] == label
+    with pytest.raises(TypeError, match="pix2pix"):
+        model.sample(2, None)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.sample(2, src[:2] * 16)
+
+
+def test_stargan_sends_each_image_to_the_asked_domain():
+    model = tiny("stargan")
+    x = digit_domains.paired("test", "digit", "digit").source[:3]
+    with model.evaluating():
+        a = model.sample(3, x, domain="rotated").numpy()
+        b = model.translate(mg.tensor(x), np.full(3, model.domains.index("rotated"))).numpy()
+        c = model.sample(3, x, domain="thin").numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    with pytest.raises(ValueError, match="unknown target domain"):
+        model.sample(3, x, domain="bold")
+
+
+def test_measures_on_real_and_identity_translations():
+    """The domain classifier tells the real domains apart; a pix2pix whose generator is the identity scores
+    exactly the identity baseline."""
+    for dom in ("thin", "thick", "digit", "rotated"):
+        images, labels = digit_domains.domain_images("test", dom)
+        assert measures.domain_acc(images, dom) > 0.95
+    model = tiny("pix2pix")
+    model.generator = nn.Identity()
+    m = model.metrics("test")
+    assert m["test_l1"] == pytest.approx(m["test_l1_identity"], rel=1e-6)
+    assert m["class_acc"] == m["class_acc_identity"]
+    assert m["class_acc_real"] > 0.95 and m["domain_acc"] < 0.1  # outlines are not digits
+
+
+def test_cyclegan_and_stargan_metrics_have_their_names():
+    cyc = tiny("cyclegan").metrics("test")
+    assert {"cycle_l1", "class_acc", "domain_acc", "test_l1"} <= set(cyc)
+    star = tiny("stargan", domains=["digit", "inverted"]).metrics("test")
+    assert {"class_acc", "domain_acc", "test_l1"} <= set(star)
+    assert all(0.0 <= star[k] <= 1.0 for k in ("class_acc", "domain_acc"))
+
+
+def test_inputs_reads_splits_and_files(tmp_path):
+    model = tiny("cyclegan")
+    np.testing.assert_array_equal(model.inputs("valid"), digit_domains.domain_images("valid", "thin")[0])
+    images = digit_domains.domain_images("test", "thin")[0][:3]
+    np.save(tmp_path / "x.npy", images[:, 0])
+    np.savez(tmp_path / "x.npz", other=np.zeros(2), images=images)
+    np.testing.assert_array_equal(model.inputs(str(tmp_path / "x.npy")), images)
+    np.testing.assert_array_equal(model.inputs(str(tmp_path / "x.npz")), images)
+    with pytest.raises(ValueError, match="neither a split"):
+        model.inputs(str(tmp_path / "missing.npy"))
+
+
+def test_cli_sample_translates_a_split_and_a_file(tmp_path, capsys):
+    from test_cli_runs import FAST, one_line_error, run_cli
+
+    out = tmp_path / "run"
+    status, _, err = run_cli(capsys, "train", "pix2pix", "--steps", "2", "--out", out, "--set", "channels=[4, 8, 8]",
+                             "--set", "d_channels=4", "--batch-size", "16", *FAST)
+    assert status == 0, err
+    assert run_cli(capsys, "sample", "pix2pix", "--from", out, "--input", "valid", "--out", tmp_path / "v.png")[0] == 0
+    saved = np.load(tmp_path / "v.npz")
+    np.testing.assert_array_equal(saved["inputs"], digit_domains.domain_images("valid", "outline")[0])
+    assert saved["samples"].shape == saved["inputs"].shape and (tmp_path / "v.png").exists()
+    np.save(tmp_path / "few.npy", saved["inputs"][:3])
+    assert run_cli(capsys, "sample", "pix2pix", "--from", out, "--input", tmp_path / "few.npy",
+                   "--out", tmp_path / "f.png")[0] == 0
+    np.testing.assert_allclose(np.load(tmp_path / "f.npz")["samples"], saved["samples"][:3], rtol=1e-6)
+    assert "neither a split" in one_line_error(capsys, "sample", "pix2pix", "--from", out, "--input", "nowhere")
