@@ -1,6 +1,7 @@
 """The guides in docs/guides/ run as written: every ```python block of a guide, in order, in one namespace, in
-a fresh folder; what a block prints must be the ```output block that follows it (when there is one), and
-every picture the guide shows (`![...](images/NAME)`) must have been written by its code.
+a fresh folder, with one BLAS thread (as `minigen train` runs: on small matrices more threads only spin);
+what a block prints must be the ```output block that follows it (when there is one), and every picture
+the guide shows (`![...](images/NAME)`) must have been written by its code.
 
     python tests/test_guides.py            # rerun every guide inside docs/guides/, rewriting its pictures
     python tests/test_guides.py 3          # only the guide whose file name starts with 3
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 GUIDES = Path(__file__).resolve().parents[1] / "docs" / "guides"
 BLOCK = re.compile(r"```(python|output)\n(.*?)```", re.S)
@@ -42,7 +44,7 @@ def run_guide(path: Path, folder: Path, update: bool = False) -> None:
     try:
         for k, (code, expected) in enumerate(blocks(path.read_text())):
             printed = io.StringIO()
-            with contextlib.redirect_stdout(printed):
+            with contextlib.redirect_stdout(printed), threadpool_limits(1):
                 exec(compile(code, f"{path.name}, block {k + 1}", "exec"), namespace)
             printed_all.append(printed.getvalue())
             if not update and expected is not None and printed.getvalue() != expected:
