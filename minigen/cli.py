@@ -127,6 +127,11 @@ def _parser() -> argparse.ArgumentParser:
                            help="translation models (pix2pix, cyclegan, stargan): translate these images, a split's "
                                 "source images (train, valid, test) or an .npy/.npz file of (N, 1, 8, 8) images in "
                                 "[0, 1]; the picture shows input | output pairs")
+            s.add_argument("--text", default=None, metavar="CAPTION",
+                           help='gan-cls: the caption of every sample, e.g. "a thick seven slanted right"')
+            s.add_argument("--parts", default=None, metavar="I,J,...",
+                           help="puzzle-gan: complete the first --n test digits from these parts (indices "
+                                "row-major in the model's grid)")
         else:
             s.add_argument("--split", choices=["train", "valid", "test"], default="test",
                            help="the split to measure (default: test); names say it: test_nll, valid_nll")
@@ -289,6 +294,14 @@ def _eval(args) -> None:
     print(json.dumps(trainer.evaluate(model, args.split, seed=args.seed)))
 
 
+def _indices(text: str) -> list:
+    """'0,3,5' -> [0, 3, 5] (a clear error otherwise)."""
+    try:
+        return [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise _CliError(f"--parts {text}: expected comma-separated part indices, e.g. --parts 0,3,5") from None
+
+
 def _sample(args) -> None:
     import numpy as np
 
@@ -309,10 +322,17 @@ def _sample(args) -> None:
         except (TypeError, ValueError, OSError) as e:
             raise _CliError(str(e)) from e
         args.n = len(y)
-    with model.evaluating():
-        samples = model.sample(args.n, y).numpy()
+    flag = "--text" if args.text is not None else "--parts" if args.parts is not None else None
+    if flag:  # a caption (gan-cls) or the parts given (puzzle-gan) as the condition
+        y = args.text if args.text is not None else {"parts": _indices(args.parts)}
+    try:
+        with model.evaluating():
+            samples = model.sample(args.n, y).numpy()
+    except TypeError as e:
+        raise _CliError(f"{flag}: {e}" if flag else str(e)) from e
     path = args.out or os.path.join(args.source, f"samples-{args.seed}.png")
-    arrays = {"samples": samples} if y is None else {"samples": samples, "inputs" if args.input else "labels": y}
+    key = "inputs" if args.input else "text" if args.text is not None else "parts" if args.parts else "labels"
+    arrays = {"samples": samples} if y is None else {"samples": samples, key: y["parts"] if args.parts else y}
     npz = os.path.splitext(path)[0] + ".npz"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     np.savez(npz, **arrays)
