@@ -72,6 +72,28 @@ def test_two_processes_equal_one_on_the_combined_batch(two_process_runs, tmp_pat
     assert sorted(history) and all(len(points) == STEPS for points in history.values())
 
 
+def test_nccl_path_on_the_fake_gpu(tmp_path):
+    """--device cuda picks the NCCL communicator; on the fake CuPy with tests/distributed/fake_nccl.py (NCCL's
+    pointer API over MPI) 2 processes again equal 1 process on the combined batch (on the fake GPU).
+    Real NCCL on real GPUs is not exercised here."""
+    import fake_cupy
+
+    done = mpirun([WORKER, "nccl", tmp_path], timeout=180)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    record = json.loads((tmp_path / "nccl_calls.json").read_text())
+    names = [name for name, _, _ in record["calls"]]
+    assert record["backend"] == "nccl" and names.count("allReduce") >= STEPS and "bcast" in names
+    parallel, _ = _checkpoint(tmp_path / "nccl")
+    with pytest.MonkeyPatch.context() as mp:
+        fake_cupy.install(mp)
+        model = models.create("vae", data="digits")
+        trainer.Training(model, STEPS, str(tmp_path / "single"), batch_size=BATCH, seed=0, device="cuda",
+                         checkpoint_every=10**9).run(progress=False)
+        single = {k: v.numpy() for k, v in model.state_dict().items()}
+    for k in single:
+        np.testing.assert_allclose(parallel[k], single[k], **ROUND_OFF, err_msg=k)
+
+
 def test_local_batchnorm_is_not_the_combined_batch(two_process_runs, tmp_path):
     """Without synchronisation each rank normalises its own 16 examples: the runs part (so the dcgan-sync
     comparison above can fail)."""
