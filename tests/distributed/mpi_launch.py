@@ -6,6 +6,7 @@ OMPI_ALLOW_RUN_AS_ROOT; --oversubscribe lets 2 ranks share fewer cores (CI's 2 c
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import shutil
@@ -16,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = os.path.join(HERE, "dp_worker.py")
 
 
+@functools.cache
 def mpi_problem() -> str | None:
     """Why the 2-process tests cannot run here, or None."""
     if importlib.util.find_spec("mpi4py") is None:
@@ -23,6 +25,12 @@ def mpi_problem() -> str | None:
                 "apt-get install openmpi-bin libopenmpi-dev)")
     if shutil.which("mpirun") is None:
         return "no mpirun on PATH: apt-get install openmpi-bin libopenmpi-dev"
+    try:  # mpi4py's wheel loads the system's libmpi only here
+        subprocess.run([sys.executable, "-c", "from mpi4py import MPI"], check=True, capture_output=True,
+                       text=True, timeout=60)
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+        detail = " ".join((getattr(e, "stderr", "") or "").split())[-300:]
+        return f"mpi4py does not load its MPI library ({detail or e}): apt-get install openmpi-bin libopenmpi-dev"
     return None
 
 
