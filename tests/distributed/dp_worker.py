@@ -26,6 +26,7 @@ CASES = {"vae": ("vae", False), "dcgan-sync": ("dcgan", True), "dcgan-local": ("
 
 def train(name: str, sync: bool, out: str, steps: int, timeout: float = 60.0, failure=None, device: str = "cpu"):
     parallel = DataParallel(device, sync_batchnorm=sync, timeout=timeout)
+    backend.manual_seed(0)  # the initialisation does not depend on what ran before (Training seeds after it)
     model = models.create(name, data="digits")
     if failure is not None:
         step_of_model = model.train_step

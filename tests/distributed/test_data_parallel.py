@@ -35,6 +35,7 @@ def two_process_runs(tmp_path_factory):
 
 
 def _single_process(name: str, tmp_path) -> dict:
+    backend.manual_seed(0)  # as dp_worker.py: the same initialisation
     model = models.create(name, data="digits")
     trainer.Training(model, STEPS, str(tmp_path / name), batch_size=BATCH, seed=0,
                      checkpoint_every=10**9).run(progress=False)
@@ -86,6 +87,7 @@ def test_nccl_path_on_the_fake_gpu(tmp_path):
     parallel, _ = _checkpoint(tmp_path / "nccl")
     with pytest.MonkeyPatch.context() as mp:
         fake_cupy.install(mp)
+        backend.manual_seed(0)
         model = models.create("vae", data="digits")
         trainer.Training(model, STEPS, str(tmp_path / "single"), batch_size=BATCH, seed=0, device="cuda",
                          checkpoint_every=10**9).run(progress=False)
