@@ -247,14 +247,16 @@ def _train_run(args, parallel=None) -> None:
                                on_start=lambda: run_folder.start(args.out, record, overwrite=args.overwrite))
     except trainer.Interrupted as stop:
         if training.is_root:
-            print(_interrupted(stop, args), file=sys.stderr)
+            print(_interrupted(stop, args, parallel), file=sys.stderr)
         sys.exit(130)
     if training.is_root:  # data-parallel: rank 0 alone evaluates and writes
         print(json.dumps(_write_outputs(model, history, args.out)))
 
 
-def _interrupted(stop, args) -> str:
+def _interrupted(stop, args, parallel=None) -> str:
     again = f"minigen train {args.name} --out {args.out} --resume"
+    if parallel is not None:
+        again = f"mpirun -n {parallel.world_size} {again} --distributed"
     if stop.saved:
         return (f"minigen: interrupted at step {stop.step} of {stop.steps}; checkpoint saved at step {stop.step} "
                 f"in {stop.path}; continue with: {again}")
