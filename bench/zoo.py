@@ -80,6 +80,10 @@ ZOO_RUNS: dict[str, list] = {
     "planar-vae": [_run(4000)],
     "rbm": [_run(12000, hidden=200)],  # CD-1 (chosen on validation: bench/rbm_cd.py), lr 0.02 decayed to 0
     "ebm": [_run(800), _run(1500, "ring8"), _run(1500, "grid25")],
+    # image-to-image (issue 18): steps from trial runs on the loaded machine (see README: image-to-image GANs)
+    "pix2pix": [_run(800, "digit-domains"), {**_run(800, "digit-domains", adv_weight=0.0), "tag": "l1"}],
+    "cyclegan": [_run(800, "digit-domains", batch_size=32, identity_weight=1.0)],  # 5 (the paper's) stayed in A
+    "stargan": [_run(1500, "digit-domains", lr=2e-4, n_critic=2)],
     "wavenet": [_run(1200, "tones", window=512)],
     "wavegan": [_run(2000, "tones", batch_size=16, lr=2e-4)],
     # issue 19: the ablations are variant runs (tags) with the same steps and seed

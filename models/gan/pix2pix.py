@@ -9,11 +9,12 @@ averaged over patches); there is no z: the noise is dropout in the generator, as
 halved (the paper divides it by 2 to slow D down); G takes the non-saturating form -log D(x, G(x)).
 Adam(2e-4, beta1 0.5), batch 64 (the paper's batch 1 to 10 on 256x256 images).
 
-Deviations, each for a reason: lambda = 100 on images in [0, 1] per pixel, which is the paper's lambda = 100 on
-[-1, 1] halved in effect (|y - G(x)| halves with the range): at 8x8 the patch discriminator sees most of the
-image, so it already carries the global structure the paper's L1 term was for, and 100 kept G from the blur
-that a larger weight gives on trial runs. The output is a sigmoid on [0, 1] instead of tanh on [-1, 1]. Dropout
-and batch norm follow eval mode at test time (the paper keeps both on) so that a translation is a fixed function.
+Deviations, each for a reason: lambda = 100 per pixel on images in [0, 1], which is the paper's lambda = 100 on
+[-1, 1] halved in effect (|y - G(x)| halves with the range); it was not tuned here (one setting, for lack of
+machine time), and at 8x8 the patch discriminator sees 6x6 of the image, so the adversarial term already
+reaches most of the global structure the paper's L1 term was for. The output is a sigmoid on [0, 1] instead of
+tanh on [-1, 1]. Dropout and batch norm follow eval mode at test time (the paper keeps both on) so that a
+translation is a fixed function.
 `adv_weight = 0` gives the L1-only U-Net, the paper's "L1" column (zoo key pix2pix@l1).
 
 Metrics (models/evaluation/translation.py) on the test split's pairs: test_l1, class_acc (the digits classifier
