@@ -262,13 +262,13 @@ class ProGAN(GANModel):
         """Set (level, alpha) from the step, update D and G on real images at that resolution; record the
         level's scores when its stable phase ends."""
         level, alpha = self.phase(step)
-        self.grown.data[...] = (level, alpha)
+        self.grown.data[0], self.grown.data[1] = level, alpha  # item by item: a device array takes no tuple
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         logs = super().train_step(self.real_at_level(x), optimizers, step)
         logs.update(level=float(level), alpha=float(alpha))
         if level < self.levels - 1 and step + 1 == self.stage_end(level):
             fd, score = self.level_scores(level)
-            self.stage_scores.data[level] = (fd, score)
+            self.stage_scores.data[level, 0], self.stage_scores.data[level, 1] = fd, score
         return logs
 
     # ----------------------------------------------------------------------------------- evaluation
