@@ -125,25 +125,27 @@ class MLP:
 
 def mlp_numpy(x, labels, params, lr=LR):
     """(b) by hand: forward, softmax cross-entropy, backward and the SGD update, in place."""
-    w0, b0, w1, b1, w2, b2 = params
-    h0 = x @ w0.T + b0
-    a0 = np.maximum(h0, 0)
-    h1 = a0 @ w1.T + b1
-    a1 = np.maximum(h1, 0)
-    logits = a1 @ w2.T + b2
-    shifted = logits - logits.max(axis=1, keepdims=True)
+    layers = list(zip(params[0::2], params[1::2]))
+    inputs, pre, h = [], [], x
+    for i, (w, b) in enumerate(layers):
+        inputs.append(h)
+        pre.append(h @ w.T + b)
+        h = np.maximum(pre[-1], 0) if i < len(layers) - 1 else pre[-1]
+    shifted = h - h.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
     rows = np.arange(len(x))
     loss = np.log(total[:, 0]).mean() - shifted[rows, labels].mean()
-    g = e / total
+    g = e / total  # d loss / d logits = (softmax - onehot) / N
     g[rows, labels] -= 1
     g /= len(x)
-    grads = [g.T @ a1, g.sum(0)]
-    g = (g @ w2) * (h1 > 0)
-    grads = [g.T @ a0, g.sum(0)] + grads
-    g = (g @ w1) * (h0 > 0)
-    grads = [g.T @ x, g.sum(0)] + grads
+    grads = []
+    for i in reversed(range(len(layers))):
+        if i < len(layers) - 1:
+            g = g * (pre[i] > 0)
+        grads[:0] = [g.T @ inputs[i], g.sum(0)]
+        if i:
+            g = g @ layers[i][0]
     for p, gp in zip(params, grads):
         p -= lr * gp
     return loss, grads

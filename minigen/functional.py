@@ -13,8 +13,8 @@ from . import backend, kernels
 from .aliases import torch_names
 from .autograd import Tensor, as_tensor
 from .ops.elementwise import elu, erf, leaky_relu, log, relu, sigmoid, softplus, tanh
-from .ops.linalg import matmul
-from .ops.reduction import cumsum, log_softmax, logsumexp, softmax
+from .ops.linalg import linear as _linear
+from .ops.reduction import SoftmaxCrossEntropy, cumsum, log_softmax, logsumexp, softmax
 from .ops.shape import reshape, transpose, where
 
 __all__ = ["linear", "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus", "softmax",
@@ -28,8 +28,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape {weight.shape} "
                          f"({x.shape[-1]} != {weight.shape[-1]}) on {x.device}")
-    y = matmul(x, transpose(weight))
-    return y if bias is None else y + bias
+    return _linear(x, weight, bias)
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
@@ -205,20 +204,29 @@ def binary_cross_entropy_with_logits(x: Tensor, target, weight=None, reduction: 
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
-def nll_loss(log_probs: Tensor, target, reduction: str = "mean", ignore_index: int | None = None) -> Tensor:
-    """-log_probs[n, target[n]] with classes on axis 1 (any trailing axes allowed)."""
+def _class_indices(op: str, log_probs: Tensor, target, ignore_index: int | None = None):
+    """The target's class indices as an integer array on the input's device, checked against the input's
+    shape (N, C, ...) and, except where they equal ignore_index, against range(C)."""
     t = backend.to_device(target.data if isinstance(target, Tensor) else backend.as_array(target),
                           log_probs.device)
     if t.dtype.kind not in "iu":
-        raise TypeError(f"nll_loss: target must hold integer class indices, got {t.dtype}")
+        raise TypeError(f"{op}: target must hold integer class indices, got {t.dtype}")
     n_classes = log_probs.shape[1]
     if log_probs.shape[:1] + log_probs.shape[2:] != t.shape:
-        raise ValueError(f"nll_loss: input of shape {log_probs.shape} needs a target of shape "
+        raise ValueError(f"{op}: input of shape {log_probs.shape} needs a target of shape "
                          f"{log_probs.shape[:1] + log_probs.shape[2:]}, got {t.shape}")
+    safe = t if ignore_index is None else t * (t != ignore_index)
+    if safe.size and (safe.min() < 0 or safe.max() >= n_classes):
+        raise IndexError(f"{op}: target out of range for {n_classes} classes")
+    return t
+
+
+def nll_loss(log_probs: Tensor, target, reduction: str = "mean", ignore_index: int | None = None) -> Tensor:
+    """-log_probs[n, target[n]] with classes on axis 1 (any trailing axes allowed)."""
+    t = _class_indices("nll_loss", log_probs, target, ignore_index)
+    n_classes = log_probs.shape[1]
     keep = None if ignore_index is None else t != ignore_index
     safe = t if keep is None else t * keep
-    if safe.size and (safe.min() < 0 or safe.max() >= n_classes):
-        raise IndexError(f"nll_loss: target out of range for {n_classes} classes")
     flat = log_probs if log_probs.ndim == 2 else reshape(
         transpose(log_probs, (0,) + tuple(range(2, log_probs.ndim)) + (1,)), (-1, n_classes))
     xp = backend.array_module(safe)
@@ -240,6 +248,10 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean", ignore_index:
                   label_smoothing: float = 0.0) -> Tensor:
     """nll_loss(log_softmax(logits, axis=1), target); with label smoothing eps the target becomes
     (1 - eps) onehot + eps / C."""
+    if (logits.ndim == 2 and len(logits) and ignore_index is None and not label_smoothing
+            and reduction in ("mean", "sum", "none")):  # the common case: one node
+        t = _class_indices("cross_entropy", logits, target)
+        return SoftmaxCrossEntropy.apply(logits, target=t, reduction=reduction)
     logp = log_softmax(logits, axis=1)
     if not label_smoothing:
         return nll_loss(logp, target, reduction, ignore_index)

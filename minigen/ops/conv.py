@@ -7,9 +7,13 @@ second one):
     Conv2dGradWeight(x, y)  w' = sum_windows y * x-window  the adjoint of conv in w
 d conv/dx is a ConvTranspose2d, d conv/dw a Conv2dGradWeight, and their own derivatives are Conv2d and
 each other. The same array code runs on NumPy and CuPy (`xp`):
-- im2col: a strided view of every receptive field (no copy), copied once into a (C/g kh kw, Ho Wo)
-  matrix per image and group; the conv is then one batched GEMM with the weights as (O/g, C/g kh kw).
-- col2im (the transpose): GEMM with the transposed weights, then one strided slice added per kernel tap.
+- im2col: a strided view of every receptive field of the channels-last padded image (no copy), copied once
+  into a (N Ho Wo, kh kw C/g) patch matrix per group; the conv is then one GEMM with the weights as
+  (kh kw C/g, O/g), and its output an (N, O, Ho, Wo) view of channels-last memory, which the next layer's
+  im2col reads without a transposing copy.
+- col2im (the transpose): one GEMM with the transposed weights, then one strided slice added per kernel tap
+  into a channels-last image (runs of C/g contiguous values).
+- the weight gradient: one GEMM of the patches' transpose with the output gradient's pixel rows.
 On CuPy arrays (CuPy has no cuDNN convolution) the three forwards run minigen.kernels.implicit_gemm (tiles
 of the patch matrix gathered in shared memory, no im2col buffer) or, with
 `minigen.kernels.conv_algorithm = "im2col"`, the two copies as CUDA kernels (minigen.kernels.im2col) and
@@ -63,64 +67,133 @@ def sliding_windows(x, kernel: Pair, stride: Pair, dilation: Pair, out_size: Pai
                                            (bn, bc, bh * dh, bw * dw, bh * sh, bw * sw))
 
 
-def add_windows(buffer, cols, stride: Pair, dilation: Pair) -> None:
-    """The adjoint of sliding_windows, in place:
-    buffer[n, c, h sh + i dh, w sw + j dw] += cols[n, c, i, j, h, w], one strided slice per kernel tap
-    (overlapping windows add up)."""
-    (sh, sw), (dh, dw) = stride, dilation
-    kh, kw, ho, wo = cols.shape[2:]
-    for i in range(kh):
-        for j in range(kw):
-            buffer[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw] += \
-                cols[:, :, i, j]
+# ------------------------------------------------------------------- channels-last im2col and col2im
+#
+# The CPU path (and CuPy's without kernels) reads images channels-last: in a padded (N, H, W, C) image a
+# receptive field's row of kw pixels is kw C contiguous values (dilation 1), so im2col is one copy of long
+# runs, and each convolution is ONE GEMM over all N Ho Wo output pixels (per group g):
+#     patches P (g, N Ho Wo, kh kw C/g)  x  weights W (g, kh kw C/g, O/g)  =  pixel rows Y (g, N Ho Wo, O/g).
+# Outputs are (N, O, Ho, Wo) views of channels-last memory, so the next layer's im2col reads them without a
+# transposing copy (NumPy's elementwise ops keep their inputs' memory layout).
+
+def channels_last(x):
+    """(N, C, H, W) -> its (N, H, W, C) view (no copy: contiguous when x is channels-last in memory)."""
+    return x.transpose(0, 2, 3, 1)
 
 
-def _im2col(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, groups: int, out_size: Pair):
-    """cols (N, g, C/g kh kw, Ho Wo) of x's receptive fields, one copy of the strided view (or the kernel)."""
-    n, c = x.shape[:2]
+def _strided_patches(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, groups: int, out_size: Pair):
+    """A view v (g, N, Ho, Wo, kh, kw, C/g), v[g, n, h, w, i, j, c] = x_pad[n, g C/g + c, h sh + i dh, w sw + j dw],
+    of x padded into a new channels-last image (x itself when there is no padding)."""
+    xp = backend.array_module(x)
+    (n, c, rows, columns), (ph, pw) = x.shape, padding
+    image = channels_last(x)
+    if padding != (0, 0):
+        image = xp.zeros((n, rows + 2 * ph, columns + 2 * pw, c), x.dtype)
+        image[:, ph:ph + rows, pw:pw + columns] = channels_last(x)
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
+    bn, bh, bw, bc = image.strides
+    cg = c // groups
+    view = xp.lib.stride_tricks.as_strided(image, (n, ho, wo, kh, kw, groups, cg),
+                                           (bn, bh * sh, bw * sw, bh * dh, bw * dw, bc * cg, bc))
+    return view.transpose(5, 0, 1, 2, 3, 4, 6)
+
+
+def _patches(x, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, groups: int, out_size: Pair):
+    """im2col: P (g, N Ho Wo, kh kw C/g), P[g, (n, h, w), (i, j, c)] = x_pad[n, g C/g + c, h sh + i dh, w sw + j dw];
+    one copy of the strided view (of the im2col kernel's (N, C, kh, kw, Ho, Wo) columns on CUDA)."""
+    xp = backend.array_module(x)
+    (n, c), (kh, kw), (ho, wo) = x.shape[:2], kernel, out_size
     if kernels.conv_by("im2col", x):
         cols = kernels.im2col.cuda_im2col(x, kernel, stride, padding, dilation, out_size)
+        view = cols.reshape(n, groups, c // groups, kh, kw, ho, wo).transpose(1, 0, 5, 6, 3, 4, 2)
     else:
-        cols = sliding_windows(pad_spatial(x, padding), kernel, stride, dilation, out_size)
-    return cols.reshape(n, groups, (c // groups) * kernel[0] * kernel[1], out_size[0] * out_size[1])
+        view = _strided_patches(x, kernel, stride, padding, dilation, groups, out_size)
+    return xp.ascontiguousarray(view).reshape(groups, n * ho * wo, kh * kw * (c // groups))
+
+
+def _add_patches(cols, n: int, image_size: Pair, grid: Pair, kernel: Pair, stride: Pair, padding: Pair,
+                 dilation: Pair):
+    """col2im, the adjoint of _patches: cols (g, N Ho Wo, kh kw C/g) of a (Ho, Wo) grid of windows added into
+    the (N, C, H, W) image they would be read from, one strided slice per kernel tap (overlapping windows add
+    up), padding cropped; a channels-last view (or the col2im kernel's image on CUDA)."""
+    xp = backend.array_module(cols)
+    (kh, kw), (ho, wo), (sh, sw), (dh, dw), (ph, pw) = kernel, grid, stride, dilation, padding
+    groups, cg = cols.shape[0], cols.shape[2] // (kh * kw)
+    cols = cols.reshape(groups, n, ho, wo, kh, kw, cg)
+    if kernels.conv_by("im2col", cols):
+        cols = xp.ascontiguousarray(cols.transpose(1, 0, 6, 4, 5, 2, 3)).reshape(n, groups * cg, kh, kw, ho, wo)
+        return kernels.im2col.cuda_col2im(cols, image_size, stride, padding, dilation)
+    rows = max(image_size[0] + 2 * ph, sh * (ho - 1) + dh * (kh - 1) + 1)
+    columns = max(image_size[1] + 2 * pw, sw * (wo - 1) + dw * (kw - 1) + 1)
+    image = xp.zeros((n, rows, columns, groups, cg), cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            image[:, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw] += \
+                cols[:, :, :, :, i, j].transpose(1, 2, 3, 0, 4)
+    image = image.reshape(n, rows, columns, groups * cg)[:, ph:ph + image_size[0], pw:pw + image_size[1]]
+    return image.transpose(0, 3, 1, 2)
+
+
+def _weight_matrix(w, groups: int):
+    """w (O, C/g, kh, kw) as the GEMM's (g, kh kw C/g, O/g), rows in the patches' (i, j, c) order."""
+    o, cg, kh, kw = w.shape
+    return w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 3, 4, 2, 1).reshape(groups, kh * kw * cg, -1)
+
+
+def _weight_from_matrix(m, shape: tuple):
+    """The inverse of _weight_matrix: m (g, kh kw C/g, O/g) as a contiguous (O, C/g, kh, kw) array."""
+    o, cg, kh, kw = shape
+    xp = backend.array_module(m)
+    return xp.ascontiguousarray(m.reshape(m.shape[0], kh, kw, cg, -1).transpose(0, 4, 3, 1, 2)).reshape(shape)
+
+
+def _pixel_rows(y, groups: int):
+    """y (N, O, H, W) as (g, N H W, O/g): one row per pixel (a view when y is channels-last in memory)."""
+    n, o, h, w = y.shape
+    return channels_last(y).reshape(n * h * w, groups, o // groups).transpose(1, 0, 2)
+
+
+def _image(rows, n: int, size: Pair):
+    """The inverse of _pixel_rows: rows (g, N H W, O/g) as an (N, O, H, W) view of channels-last memory."""
+    return rows.transpose(1, 0, 2).reshape(n, size[0], size[1], -1).transpose(0, 3, 1, 2)
 
 
 def _conv2d(x, w, stride, padding, dilation, groups, out_size):
-    """y[n, o, h, v] = sum_{c, i, j} x_pad[n, g(o) C/g + c, h sh + i dh, v sw + j dw] w[o, c, i, j]."""
-    n, (o, _, kh, kw) = x.shape[0], w.shape
-    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, out_size)
-    y = w.reshape(groups, o // groups, -1) @ cols
-    return y.reshape(n, o, *out_size)
+    """y[n, o, h, v] = sum_{c, i, j} x_pad[n, g(o) C/g + c, h sh + i dh, v sw + j dw] w[o, c, i, j]:
+    patches times weights, one GEMM."""
+    patches = _patches(x, w.shape[2:], stride, padding, dilation, groups, out_size)
+    return _image(patches @ _weight_matrix(w, groups), x.shape[0], out_size)
 
 
-def _col2im(cols, image_size: Pair, stride: Pair, padding: Pair, dilation: Pair):
-    """The adjoint of im2col: cols (N, C, kh, kw, h, w) added into a padded (N, C) image, one strided slice
-    per kernel tap, then cropped to image_size (or the col2im kernel)."""
-    if kernels.conv_by("im2col", cols):
-        return kernels.im2col.cuda_col2im(cols, image_size, stride, padding, dilation)
-    xp = backend.array_module(cols)
-    (n, c, kh, kw, h, v), (ph, pw), (dh, dw), (sh, sw) = cols.shape, padding, dilation, stride
-    rows = max(image_size[0] + 2 * ph, sh * (h - 1) + dh * (kh - 1) + 1)
-    columns = max(image_size[1] + 2 * pw, sw * (v - 1) + dw * (kw - 1) + 1)
-    buffer = xp.zeros((n, c, rows, columns), cols.dtype)
-    add_windows(buffer, cols, stride, dilation)
-    return xp.ascontiguousarray(buffer[:, :, ph:ph + image_size[0], pw:pw + image_size[1]])
+def _flipped(w, groups: int):
+    """w (C_in, C_out/g, kh, kw) of a transposed convolution as the (C_out, C_in/g, kh, kw) weight of a
+    convolution, each kernel flipped in both spatial axes."""
+    cin, cout_g, kh, kw = w.shape
+    w = w.reshape(groups, cin // groups, cout_g, kh, kw).swapaxes(1, 2).reshape(groups * cout_g, -1, kh, kw)
+    return w[:, :, ::-1, ::-1]
 
 
 def _conv_transpose2d(x, w, stride, padding, dilation, groups, out_size):
-    """The adjoint of _conv2d in its input: GEMM with the transposed weights, then col2im."""
-    (n, cin, h, v), (_, cout_g, kh, kw) = x.shape, w.shape
-    wt = w.reshape(groups, cin // groups, cout_g * kh * kw).swapaxes(1, 2)
-    cols = (wt @ x.reshape(n, groups, cin // groups, h * v)).reshape(n, groups * cout_g, kh, kw, h, v)
-    return _col2im(cols, out_size, stride, padding, dilation)
+    """The adjoint of _conv2d in its input: x's pixel rows times the transposed weights (one GEMM), then
+    col2im. w (C_in, C_out/g, kh, kw) is the weight of the conv from C_out to C_in channels.
+    At stride 1 it is itself a convolution, of x with the flipped kernels and padding d (k - 1) - p:
+    x'[r] = sum_i x[r + p - i d] w[i] = sum_i' x_pad[r + i' d] w[k - 1 - i'], which gathers patches of x
+    instead of scattering a k^2 times larger column matrix (used when that padding is >= 0)."""
+    (h, v), (kh, kw), (dh, dw), (ph, pw) = x.shape[2:], w.shape[2:], dilation, padding
+    full = (dh * (kh - 1) - ph, dw * (kw - 1) - pw)
+    if (stride == (1, 1) and min(full) >= 0 and tuple(out_size) == (h + full[0] - ph, v + full[1] - pw)
+            and not kernels.conv_by("im2col", x)):
+        return _conv2d(x, _flipped(w, groups), stride, full, dilation, groups, out_size)
+    cols = _pixel_rows(x, groups) @ _weight_matrix(w, groups).swapaxes(1, 2)
+    return _add_patches(cols, x.shape[0], out_size, x.shape[2:], w.shape[2:], stride, padding, dilation)
 
 
 def _conv2d_grad_weight(x, gy, kernel, stride, padding, dilation, groups):
-    """gw[o, c, i, j] = sum_{n, h, v} gy[n, o, h, v] x_pad[n, g(o) C/g + c, h sh + i dh, v sw + j dw]."""
-    n, o, ho, wo = gy.shape
-    cols = _im2col(x, kernel, stride, padding, dilation, groups, (ho, wo))
-    gw = (gy.reshape(n, groups, o // groups, ho * wo) @ cols.swapaxes(2, 3)).sum(axis=0)
-    return gw.reshape(o, x.shape[1] // groups, *kernel)
+    """gw[o, c, i, j] = sum_{n, h, v} gy[n, o, h, v] x_pad[n, g(o) C/g + c, h sh + i dh, v sw + j dw]:
+    the patches' transpose times gy's pixel rows, one GEMM."""
+    patches = _patches(x, kernel, stride, padding, dilation, groups, gy.shape[2:])
+    gw = patches.swapaxes(1, 2) @ _pixel_rows(gy, groups)
+    return _weight_from_matrix(gw, (gy.shape[1], x.shape[1] // groups) + tuple(kernel))
 
 
 # ----------------------------------------------------------------------------------------- Functions

@@ -1,4 +1,4 @@
-"""Batched matrix multiplication with NumPy's matmul broadcasting, and einsum."""
+"""Batched matrix multiplication with NumPy's matmul broadcasting, the linear layer's x W^T + b, and einsum."""
 from __future__ import annotations
 
 import string
@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor
-from .shape import broadcast_to, reshape, sum_to, swapaxes
+from .shape import broadcast_to, reshape, sum_to, swapaxes, transpose
 
 
 class MatMul(Function):
@@ -36,11 +36,43 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
         return reshape(matmul(reshape(a, (1, -1)), b), b.shape[:-2] + b.shape[-1:])
     if b.ndim == 1:
         return reshape(matmul(a, reshape(b, (-1, 1))), a.shape[:-1])
-    try:
-        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        raise ValueError(f"matmul: batch shapes of {a.shape} and {b.shape} do not broadcast") from None
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: batch shapes of {a.shape} and {b.shape} do not broadcast") from None
     return MatMul.apply(a, b)
+
+
+class Linear(Function):
+    """y = x W^T + b for x (..., in), W (out, in), b (out,) or absent: one node instead of a transpose, a
+    matmul and an add (the MLP's hot path). With x2 and gy2 the leading axes flattened (rows),
+    dx = gy W,  dW = gy2^T x2 (laid out like W, no transposed copy),  db = sum of gy over the leading axes."""
+
+    def forward(self, x, w, b=None):
+        y = x @ w.T
+        if b is None:
+            return y
+        if b.ndim == 1 and b.dtype == y.dtype:
+            y += b  # y is a fresh array of the result's dtype and shape
+            return y
+        return y + b
+
+    def backward(self, gy):
+        x, w = self.inputs[:2]
+        gx = matmul(gy, w) if x.requires_grad else None
+        gw = gb = None
+        if w.requires_grad:
+            rows = (lambda t: t) if gy.ndim == 2 else (lambda t: reshape(t, (-1, t.shape[-1])))
+            gw = MatMul.apply(transpose(rows(gy)), rows(x))
+        if len(self.inputs) == 3 and self.inputs[2].requires_grad:
+            gb = sum_to(gy, self.inputs[2].shape)
+        return gx, gw, gb
+
+
+def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
+    """x W^T + b (W laid out (out, in)), one Linear node."""
+    return Linear.apply(x, w) if b is None else Linear.apply(x, w, b)
 
 
 class Einsum(Function):

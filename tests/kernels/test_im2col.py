@@ -1,5 +1,5 @@
-"""im2col.cu / col2im on the CPU: the NumPy references against minigen.ops.conv's stride-trick im2col and
-col2im, the kernels' index arithmetic (kernel_emulator's line-by-line port, tiny blocks and grids, write-once
+"""im2col.cu / col2im on the CPU: the NumPy references against minigen.ops.conv's channels-last stride-trick
+im2col and col2im (rearranged to the references' layout), the kernels' index arithmetic (kernel_emulator's line-by-line port, tiny blocks and grids, write-once
 bounds-checked pointers) against the references, on awkward geometries: unequal strides, paddings and
 dilations per axis, windows that skip pixels (stride > kernel extent), padding wider than the kernel, groups."""
 import numpy as np
@@ -26,6 +26,12 @@ def geometries(draw):
     return (draw(st.integers(1, 2)), channels) + size, kernel, stride, padding, dilation, out, groups
 
 
+def _reference_layout(patches, shape, kernel, out):
+    """minigen.ops.conv's patches (g, N Ho Wo, kh kw C/g) in the references' (N, C, kh, kw, Ho, Wo) layout."""
+    (n, c), g = shape[:2], patches.shape[0]
+    return patches.reshape(g, n, *out, *kernel, c // g).transpose(1, 0, 6, 4, 5, 2, 3).reshape(n, c, *kernel, *out)
+
+
 @given(geo=geometries(), seed=st.integers(0, 2**16))
 def test_references_match_the_stride_trick_im2col_and_col2im(geo, seed):
     shape, kernel, stride, padding, dilation, out, groups = geo
@@ -33,13 +39,13 @@ def test_references_match_the_stride_trick_im2col_and_col2im(geo, seed):
     x = rng.standard_normal(shape)
     cols = im2col.reference_im2col(x, kernel, stride, padding, dilation, out)
     assert cols.shape == shape[:2] + kernel + out
-    want = conv._im2col(x, kernel, stride, padding, dilation, groups, out)
-    np.testing.assert_array_equal(cols.reshape(want.shape), want)
-    g = rng.standard_normal(cols.shape)
-    back = im2col.reference_col2im(g, shape[2:], stride, padding, dilation)
-    np.testing.assert_allclose(back, conv._col2im(g, shape[2:], stride, padding, dilation), rtol=1e-12,
-                               atol=1e-12)
-    np.testing.assert_allclose((cols * g).sum(), (x * back).sum(), rtol=1e-10)  # col2im is im2col's adjoint
+    patches = conv._patches(x, kernel, stride, padding, dilation, groups, out)
+    np.testing.assert_array_equal(cols, _reference_layout(patches, shape, kernel, out))
+    g = rng.standard_normal(patches.shape)
+    back = im2col.reference_col2im(_reference_layout(g, shape, kernel, out), shape[2:], stride, padding, dilation)
+    mine = conv._add_patches(g, shape[0], shape[2:], out, kernel, stride, padding, dilation)
+    np.testing.assert_allclose(back, mine, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose((patches * g).sum(), (x * back).sum(), rtol=1e-10)  # col2im is im2col's adjoint
 
 
 @pytest.fixture(scope="module")

@@ -257,3 +257,26 @@ def test_float32_stays_float32_and_matches_float64():
     y64 = F.conv2d(mg.tensor(x), mg.tensor(w), mg.tensor(b), stride=2, padding=1, groups=2)
     assert y32.dtype == np.float32 and y64.dtype == np.float64
     np.testing.assert_allclose(y32.numpy(), y64.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def _channels_last(t) -> bool:
+    return t.data.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+def test_activations_and_input_gradients_stay_channels_last_from_layer_to_layer():
+    """What makes the CPU convolutions one copy and one GEMM each (ops/conv.py): a conv's output, the
+    elementwise ops after it and the input gradient are channels-last memory, so the next im2col reads
+    long contiguous runs; weight gradients are plain C-contiguous arrays; the values stay right."""
+    rng = np.random.default_rng(0)
+    x = mg.tensor(rng.standard_normal((2, 3, 6, 6)), requires_grad=True)
+    w1 = mg.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    w2 = mg.tensor(rng.standard_normal((5, 4, 3, 3)), requires_grad=True)
+    b1 = mg.tensor(rng.standard_normal(4), requires_grad=True)
+    h = F.relu(F.conv2d(x, w1, b1, padding=1))
+    assert _channels_last(h) and not h.data.flags.c_contiguous
+    y = F.conv2d(h, w2, stride=2, padding=1)
+    (y * y).sum().backward()
+    assert _channels_last(x.grad) and w1.grad.data.flags.c_contiguous and w2.grad.data.flags.c_contiguous
+    hn = np.maximum(conv2d_loops(x.numpy(), w1.numpy(), b1.numpy(), padding=1), 0)
+    np.testing.assert_allclose(h.numpy(), hn, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.numpy(), conv2d_loops(hn, w2.numpy(), stride=2, padding=1), rtol=1e-10, atol=1e-10)
