@@ -86,11 +86,11 @@ ZOO_RUNS: dict[str, list] = {
     "stargan": [_run(1500, "digit-domains", lr=2e-4, n_critic=2)],
     "wavenet": [_run(1200, "tones", window=512)],
     "wavegan": [_run(2000, "tones", batch_size=16, lr=2e-4)],
-    # issue 19: the ablations are variant runs (tags) with the same steps and seed
+    # issue 19: the ablations are variant runs (tags) with the main run's steps and seed
     "progan": [_run(2000), {**_run(2000, fade=False), "tag": "no-fade"},
                {**_run(2000, minibatch_stddev=False), "tag": "no-mbstd"}],
-    "gan-cls": [_run(2000), {**_run(2000, matching_aware=False), "tag": "no-cls"}],
-    "puzzle-gan": [_run(2000), {**_run(2000, grid=2), "tag": "grid2"}],
+    "gan-cls": [_run(1000), {**_run(1000, matching_aware=False), "tag": "no-cls"}],
+    "puzzle-gan": [_run(1500), {**_run(1500, grid=2), "tag": "grid2"}],
 }
 
 

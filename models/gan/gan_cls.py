@@ -2,7 +2,7 @@
 
 Captions come from each image's label and measured attributes (minigen/data/captions.py: "a thick seven
 slanted right", "a small zero"). A text encoder phi turns a caption t into h = phi(t); G and D read it
-compressed (Linear -> LeakyReLU) and joined to z (G's input) or to D's 2x2 feature maps (depth concatenation,
+compressed (Linear -> LeakyReLU -> unit mean square) and joined to z (G's input) or to D's 2x2 feature maps (depth concatenation,
 then a 1x1 convolution), with DCGAN's networks around it.
 
     s_r = D(x, h)  real image, right text;  s_w = D(x, h_hat)  real image, mismatched text;
@@ -19,7 +19,10 @@ i's own (same digit and same named attributes) the pair is not a mismatch and is
 Deviations, with reasons: Reed et al. pre-train a char-CNN-RNN encoder with a joint embedding loss; here a
 small word-level encoder (mean of word embeddings over the caption -> MLP) is trained with the model by the
 discriminator's loss (G reads its output detached), since the captions have a fixed grammar in which word
-order says nothing that the words do not; images are 8x8 DCGAN ones (models/nets.py) rather than 64x64.
+order says nothing that the words do not; images are 8x8 DCGAN ones (models/nets.py) rather than 64x64. The
+compressed text is normalised to unit mean square (ProGAN's pixel norm) in G and D, and its layers keep the
+default initialisation: with DCGAN's N(0, 0.02) and no normalisation the text reached G about 15x weaker than
+z and G learnt to ignore it (class_acc 0.32 after 1,500 steps).
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from ..evaluation.gan_metrics import digits_metrics
 from ..nets import conv_body, conv_generator, dcgan_init_
 from .base import GANModel, frozen
 from .losses import grad_norm
+from .progan_layers import PixelNorm
 
 
 def gan_cls_discriminator_loss(real: mg.Tensor, wrong: mg.Tensor, fake: mg.Tensor, matching_aware: bool = True,
@@ -65,7 +69,7 @@ class TextEncoder(nn.Module):
 class _TextGenerator(nn.Module):
     def __init__(self, z_dim: int, text_dim: int, compressed: int, channels: int):
         super().__init__()
-        self.compress = nn.Sequential(nn.Linear(text_dim, compressed), nn.LeakyReLU(0.2))
+        self.compress = nn.Sequential(nn.Linear(text_dim, compressed), nn.LeakyReLU(0.2), PixelNorm())
         self.body = conv_generator(z_dim + compressed, channels)
 
     def forward(self, z, h):
@@ -76,7 +80,7 @@ class _TextDiscriminator(nn.Module):
     def __init__(self, text_dim: int, compressed: int, channels: int):
         super().__init__()
         self.body = conv_body(channels)
-        self.compress = nn.Sequential(nn.Linear(text_dim, compressed), nn.LeakyReLU(0.2))
+        self.compress = nn.Sequential(nn.Linear(text_dim, compressed), nn.LeakyReLU(0.2), PixelNorm())
         self.joint = nn.Sequential(nn.Conv2d(2 * channels + compressed, 2 * channels, 1), nn.LeakyReLU(0.2),
                                    nn.Conv2d(2 * channels, 1, 2))
 
@@ -105,8 +109,9 @@ class GANCLS(GANModel):
         self.encoder = TextEncoder(text_dim)
         self.generator = _TextGenerator(z_dim, text_dim, compressed, channels)
         self.discriminator = _TextDiscriminator(text_dim, compressed, channels)
-        dcgan_init_(self.generator)
-        dcgan_init_(self.discriminator)
+        dcgan_init_(self.generator.body)
+        dcgan_init_(self.discriminator.body)
+        dcgan_init_(self.discriminator.joint)
 
     # ----------------------------------------------------------------------------------- the model
     def to_model(self, x):
