@@ -36,6 +36,8 @@ def langevin(energy, x, steps: int, step_size: float, noise: float, grad_clip: f
     xp = backend.array_module(x)
     rng = rng if rng is not None else backend.rng(backend.device_of(x))
     frames = [x.copy()] if every else None
+    # in x's dtype: a NumPy float64 step or noise (np.sqrt(2 * step)) would turn float32 chains into float64
+    step_size, noise = x.dtype.type(step_size), x.dtype.type(noise)
     for t in range(steps):
         g = energy_grad(energy, x)
         if grad_clip is not None:

@@ -52,6 +52,14 @@ def test_the_sampler_clips_gradients_and_stays_in_its_box():
     assert boxed.min() >= -1.0 and boxed.max() <= 1.0
 
 
+def test_float32_chains_stay_float32_with_float64_step_and_noise():
+    x = np.zeros((4, 2), np.float32)
+    step = np.float64(0.01)
+    end = langevin(lambda v: (v * v).sum(), x, 2, step_size=step, noise=np.sqrt(2 * step),
+                   rng=np.random.default_rng(0))
+    assert end.dtype == np.float32
+
+
 def test_replay_buffer_restarts_a_share_from_noise_and_keeps_chain_ends():
     data = np.full((1000, 2), 7.0, np.float32)
     buffer = ReplayBuffer(data, -1.0, 1.0, reinit=0.2)
