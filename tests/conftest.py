@@ -9,8 +9,16 @@ instead:
 
     python -m pytest -m gpu                      # the GPU paths only (on the fake without a GPU)
     MINIGEN_FAKE_GPU=0 python -m pytest          # without a GPU, skip them
+
+BLAS runs on one thread in the tests (and in the processes they start), as `minigen train` and bench/zoo.py
+do by default: on small matrices more threads only add synchronisation, and on a loaded 2-core machine
+they made a small training step 25x slower. MINIGEN_TEST_BLAS_THREADS=N changes it.
 """
 import os
+
+_BLAS_THREADS = os.environ.get("MINIGEN_TEST_BLAS_THREADS", "1")
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, _BLAS_THREADS)
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -26,6 +34,9 @@ _fake_gpu_installed = False
 
 
 def pytest_configure(config):
+    from threadpoolctl import threadpool_limits
+
+    config._blas_limits = threadpool_limits(int(_BLAS_THREADS))  # for NumPy imported before this file
     config.addinivalue_line("markers", "gpu: a CUDA path through CuPy (without a GPU: run on tests/fake_cupy.py, "
                                        "or skipped with MINIGEN_FAKE_GPU=0)")
     config.addinivalue_line("markers", "slow: trains a model for a while")
