@@ -80,7 +80,7 @@ def _rows_with_labels(rows: list, labels: list, path: str, title: str | None = N
     fig, axes = plt.subplots(len(rows), 1, figsize=(0.45 * len(rows[0]) + 2.6, 0.5 * len(rows) + 0.3),
                              squeeze=False)
     for ax, images, label in zip(axes[:, 0], rows, labels):
-        ax.imshow(viz.image_grid(images, nrow=len(images), value_range=UNIT), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(viz.image_grid(images, nrow=len(images), value_range=UNIT), cmap="gray", vmin=0, vmax=255)
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
