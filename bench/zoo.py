@@ -90,7 +90,7 @@ ZOO_RUNS: dict[str, list] = {
     "progan": [_run(2000), {**_run(2000, fade=False), "tag": "no-fade"},
                {**_run(2000, minibatch_stddev=False), "tag": "no-mbstd"}],
     "gan-cls": [_run(1000), {**_run(1000, matching_aware=False), "tag": "no-cls"}],
-    "puzzle-gan": [_run(1500), {**_run(1500, grid=2), "tag": "grid2"}],
+    "puzzle-gan": [_run(500), {**_run(500, grid=2), "tag": "grid2"}],
 }
 
 
