@@ -186,6 +186,7 @@ def _prepare(cls, args, data: str, config: dict, overrides: dict, seed: int, ste
     import minigen.models as models
 
     try:
+        backend.manual_seed(seed)  # --seed also picks the starting weights, whatever ran before in this process
         model = models.create(args.name, data=data, **config)
         return model, trainer.Training(model, steps, args.out, seed=seed, device=args.device, resume=args.resume,
                                        parallel=parallel)

@@ -203,3 +203,19 @@ def test_ctrl_c_to_a_real_process(tmp_path):
     step = int(lines[0].split("interrupted at step ")[1].split()[0])
     assert step > 0 and trainer.checkpoint_step(str(out)) == step
     assert "Traceback" not in err
+
+
+def test_seed_picks_the_starting_weights_whatever_ran_before(tmp_path):
+    """`--seed S` seeds the model's initialisation too: the same S gives the same weights after random
+    draws in this process, another S other weights."""
+    def weights(seed, name):
+        out = tmp_path / name
+        main(["train", "nade", "--steps", "1", "--seed", str(seed), "--out", str(out), *FAST])
+        return np.load(out / "checkpoint.npz")
+
+    first = weights(1, "a")
+    backend.rng("cpu").standard_normal(1000)  # the process's random stream moves on
+    again, other = weights(1, "b"), weights(2, "c")
+    keys = [k for k in first.files if k.startswith("model")]
+    assert keys and all(np.array_equal(first[k], again[k]) for k in keys)
+    assert any(not np.array_equal(first[k], other[k]) for k in keys)
