@@ -15,7 +15,8 @@ import functools
 
 import numpy as np
 
-from minigen.autograd import Function, Tensor
+from minigen.function import Function
+from minigen.tensor import Tensor
 
 from . import _cuda, implicit_gemm
 

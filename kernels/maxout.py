@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigen.autograd import Function, Tensor
+from minigen.function import Function
+from minigen.tensor import Tensor
 
 from . import _cuda
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Callable
 
 from . import backend
-from .autograd import Tensor, enable_grad
+from .function import enable_grad
+from .tensor import Tensor
 from .engine import grad
 from .ops.shape import reshape, stack
 

@@ -12,8 +12,9 @@ import itertools
 import time
 from typing import Sequence
 
-from . import autograd, backend
-from .autograd import Function, Tensor, _check_finite, as_tensor, set_grad_enabled
+from . import backend, function
+from .function import Function, _cast, _check_finite, set_grad_enabled
+from .tensor import Tensor, _HookHandle, as_tensor
 from .inplace import check_versions
 
 _post_backward_hooks: list = []  # hook(leaves) after every backward(): minigen.distributed averages gradients
@@ -23,7 +24,7 @@ def register_post_backward_hook(hook):
     """Call `hook(leaves)` at the end of every `backward()` (never `grad()`), with the leaf Tensors whose
     `.grad` it changed; returns a handle whose `remove()` unregisters it."""
     _post_backward_hooks.append(hook)
-    return autograd._HookHandle(lambda: _post_backward_hooks.remove(hook) if hook in _post_backward_hooks else None)
+    return _HookHandle(lambda: _post_backward_hooks.remove(hook) if hook in _post_backward_hooks else None)
 
 
 def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], retain_graph: bool = False,
@@ -88,9 +89,9 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
         if t.hooks or t.retains_grad:
             slot[2] = True
 
-    prof = autograd._profiler
-    inspect = prof is not None or autograd._anomaly_mode
-    versions = autograd.inplace_used  # some tensor was modified in place: check each node's inputs
+    prof = function._profiler
+    inspect = prof is not None or function._anomaly_mode
+    versions = function.inplace_used  # some tensor was modified in place: check each node's inputs
     with set_grad_enabled(create_graph):
         for y, g in zip(roots, seeds):
             send(y, g)
@@ -119,7 +120,7 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
                         raise RuntimeError(f"{type(f).__name__}.backward returned a gradient of shape "
                                            f"{gx.shape} for an input of shape {x.shape}")
                     if gx.data.dtype != x.data.dtype:  # promoted inputs: as PyTorch, each gradient takes
-                        gx = autograd._cast(gx, x.data.dtype)  # its input's dtype (differentiably)
+                        gx = _cast(gx, x.data.dtype)  # its input's dtype (differentiably)
                     send(x, gx)
             if not retain_graph:
                 f.release()
@@ -150,14 +151,14 @@ def _inspected_backward(f: Function, grads: list, prof):
     try:
         gxs = f.backward(*grads)
     except FloatingPointError as e:
-        if not autograd._anomaly_mode:
+        if not function._anomaly_mode:
             raise
         raise FloatingPointError(f"anomaly: {type(f).__name__} produced NaN or inf in backward ({e})") from e
     finally:
         if prof is not None:
             prof.synchronize(arrays)
             prof.exit_backward(type(f).__name__, time.perf_counter() - t0)
-    if autograd._anomaly_mode:
+    if function._anomaly_mode:
         outs = gxs if isinstance(gxs, tuple) else (gxs,)
         _check_finite(type(f).__name__, "backward", [g.data for g in outs if g is not None], f.inputs)
     return gxs

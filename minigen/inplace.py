@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import autograd
-from .autograd import Tensor
+from . import function
+from .tensor import Tensor
 
 
 def _writable(t: Tensor, op: str) -> np.ndarray:
@@ -25,10 +25,10 @@ def _writable(t: Tensor, op: str) -> np.ndarray:
         raise RuntimeError(f"{op}: cannot modify in place a tensor made by {type(t.creator).__name__} that "
                            f"requires grad (shape {tuple(t.shape)}): the graph would not see the change; "
                            "clone() it first, or detach() it")
-    if t.requires_grad and autograd.is_grad_enabled():
+    if t.requires_grad and function.is_grad_enabled():
         raise RuntimeError(f"{op}: a leaf tensor that requires grad (shape {tuple(t.shape)}) cannot be "
                            "modified in place while gradients are recorded; do it inside mg.no_grad()")
-    autograd.inplace_used = True
+    function.inplace_used = True
     t._version += 1
     return t.data
 
@@ -36,7 +36,7 @@ def _writable(t: Tensor, op: str) -> np.ndarray:
 def _array(value, t: Tensor, op: str):
     """A value for t's array: Tensors give their array (on t's device), scalars and arrays pass."""
     if isinstance(value, Tensor):
-        if value.requires_grad and autograd.is_grad_enabled():
+        if value.requires_grad and function.is_grad_enabled():
             raise RuntimeError(f"{op}: the value requires grad, but in-place operations are not recorded "
                                "in the graph; use mg.where or an out-of-place op")
         if value.device != t.device:

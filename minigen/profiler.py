@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from . import autograd, backend
+from . import backend, function
 
 
 class _Row:
@@ -32,11 +32,11 @@ class profile:
         self._previous = None
 
     def __enter__(self) -> profile:
-        self._previous, autograd._profiler = autograd._profiler, self
+        self._previous, function._profiler = function._profiler, self
         return self
 
     def __exit__(self, *exc) -> None:
-        autograd._profiler = self._previous
+        function._profiler = self._previous
 
     @staticmethod
     def synchronize(arrays) -> None:

@@ -25,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend, kernels
-from ..autograd import Function, Tensor
+from ..function import Function
+from ..tensor import Tensor
 from ..kernels.masked_conv2d import pixelcnn_mask
 from .shape import pad, reshape
 

@@ -6,7 +6,8 @@ import math
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor, as_tensor
+from ..function import Function
+from ..tensor import Tensor, as_tensor
 from .shape import sum_to, where
 
 

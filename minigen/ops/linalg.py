@@ -6,7 +6,8 @@ import string
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor
+from ..function import Function
+from ..tensor import Tensor
 from .shape import broadcast_to, reshape, sum_to, swapaxes, transpose
 
 

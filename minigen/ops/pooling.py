@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor
+from ..function import Function
+from ..tensor import Tensor
 from .conv import Pair, conv2d, pad_spatial, pair, sliding_windows
 from .shape import broadcast_to, reshape
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor
+from ..function import Function
+from ..tensor import Tensor
 from .elementwise import exp
 from .shape import broadcast_to, reshape
 

@@ -9,8 +9,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import autograd, backend
-from ..autograd import Function, Tensor, as_tensor
+from .. import backend, function
+from ..function import Function
+from ..tensor import Tensor, as_tensor
 
 
 def _normalize_shape(shape) -> tuple:
@@ -175,7 +176,7 @@ def _unchanged(x: Tensor, op: type, **params) -> Tensor:
     While a graph is recorded through x it is its own node (`op`), since a gradient with respect to it,
     its hooks and retain_grad must not reach x; otherwise nobody can observe a node, and it is a new
     Tensor on the same array (a view, as in PyTorch), without one."""
-    if x._requires_grad and autograd._grad_enabled:
+    if x._requires_grad and function._grad_enabled:
         return op.apply(x, **params)
     return Tensor._make(x.data)
 
