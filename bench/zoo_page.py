@@ -6,7 +6,13 @@
 
 Nothing here trains and no number is typed by hand: every value is read from bench/results/zoo.json
 (bench/zoo.py writes it and then calls this script's `write_all`). The README's table lies between the lines
-`<!-- zoo-table start -->` and `<!-- zoo-table end -->`; the rest of the README is left alone.
+`<!-- zoo-table start -->` and `<!-- zoo-table end -->`.
+
+The README's own results tables (one per family, with their prose columns) are templates: each sits in a
+comment `<!-- zoo-numbers: ... -->` that holds the table with `{{KEY.FIELD:FORMAT}}` where a number goes,
+followed by the generated table and `<!-- zoo-numbers end -->`. FIELD is a metric of the key's entry, or
+`reference.METRIC` (the PyTorch twin), `seconds`, or `steps` (read from the recorded command); FORMAT is a
+Python format spec (`.2f`), by default the page's `number`. Edit the template, never the table below it.
 
 Per zoo key (registry name, or name@data): the family (the registry's subpackage), the data set, up to three
 headline metrics (the first of HEADLINE the entry has, with `<metric>_sem` as "± sem"), the PyTorch twin's
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 
@@ -179,11 +186,51 @@ def readme_with_table(readme: str, table: str) -> str:
     return head + table + rest.split(END, 1)[1]
 
 
+NUMBERS = re.compile(r"(<!-- zoo-numbers:[^\n]*\n(.*?)\n-->\n)(.*?)(<!-- zoo-numbers end -->)", re.S)
+PLACEHOLDER = re.compile(r"\{\{([\w@-]+)\.([\w.]+)(?::([^}]*))?\}\}")
+
+
+def field(entry: dict, key: str, name: str):
+    """FIELD of a zoo entry: a metric, `reference.METRIC`, `seconds`, or `steps` (from its command)."""
+    if name == "seconds":
+        return entry["seconds"]
+    if name == "steps":
+        found = re.search(r"--steps (\d+)", entry["command"])
+        if not found:
+            raise KeyError(f"{{{{{key}.steps}}}}: the recorded command has no --steps: {entry['command']}")
+        return int(found.group(1))
+    where, metric = (entry.get("reference") or {}, name[len("reference."):]) if name.startswith("reference.") \
+        else (entry["metrics"], name)
+    if metric not in where:
+        raise KeyError(f"{{{{{key}.{name}}}}}: zoo.json's {key!r} has no {name!r}")
+    return where[metric]
+
+
+def fill(template: str, zoo: dict) -> str:
+    """The template with every {{KEY.FIELD:FORMAT}} replaced by its value from zoo.json."""
+    def value(m):
+        key, name, fmt = m.groups()
+        if key not in zoo["models"]:
+            raise KeyError(f"{m.group(0)}: zoo.json has no key {key!r}")
+        v = field(zoo["models"][key], key, name)
+        return format(v, fmt) if fmt else number(v)
+    return PLACEHOLDER.sub(value, template)
+
+
+def readme_with_numbers(readme: str, zoo: dict) -> str:
+    """Every `<!-- zoo-numbers: ... -->` block's table regenerated from its template."""
+    if len(NUMBERS.findall(readme)) != readme.count("<!-- zoo-numbers:") or \
+            readme.count("<!-- zoo-numbers:") != readme.count("<!-- zoo-numbers end -->"):
+        raise ValueError("README.md: every `<!-- zoo-numbers: ...` line needs its template, a `-->` line, the "
+                         "generated text and a `<!-- zoo-numbers end -->` line")
+    return NUMBERS.sub(lambda m: m.group(1) + fill(m.group(2), zoo) + "\n" + m.group(4), readme)
+
+
 def outputs(zoo: dict, root: str = ROOT) -> dict:
     """{path from root: the text it should hold}."""
     with open(os.path.join(root, "README.md")) as f:
         readme = f.read()
-    return {"README.md": readme_with_table(readme, readme_table(zoo, root)),
+    return {"README.md": readme_with_numbers(readme_with_table(readme, readme_table(zoo, root)), zoo),
             os.path.join("docs", "zoo.md"): page(zoo, root),
             os.path.join("bench", "results", "zoo.md"): full_table(zoo["models"])}
 

@@ -69,3 +69,28 @@ def test_pictures_are_copied_only_from_the_recorded_run(tmp_path):
 def test_the_readme_needs_both_markers():
     with pytest.raises(ValueError, match="zoo-table"):
         zoo_page.readme_with_table("# minigen\n" + zoo_page.START + "\n", "table")
+
+
+def test_the_readme_family_tables_read_their_numbers_from_zoo_json(zoo):
+    readme = (ROOT / "README.md").read_text()
+    assert readme.count("<!-- zoo-numbers:") >= 15  # the per-family results tables are templates
+    changed = copy.deepcopy(zoo)
+    changed["models"]["pixelcnn"]["metrics"]["test_nll"] = 12.3456
+    changed["models"]["wgan-gp@grid25"]["metrics"]["modes_grid25"] = 3.0
+    new = zoo_page.readme_with_numbers(readme, changed)
+    generated = [line for line in new.splitlines() if "{{" not in line]  # not the templates' lines
+    pixel_row = next(line for line in generated if line.startswith("| `pixelcnn` | binarized"))
+    gan_row = next(line for line in generated if line.startswith("| wgan-gp | "))
+    assert "| 12.35 |" in pixel_row and "| 3.0 / 0.70 |" in gan_row
+    assert zoo_page.readme_with_numbers(new, zoo) == readme  # and back: nothing else moved
+
+
+def test_a_template_names_only_recorded_numbers(zoo):
+    block = "<!-- zoo-numbers: x\n| {{nade.test_nll:.2f}} | {{nade.steps}} | {{nade.reference.seeds}} |\n-->\nold\n<!-- zoo-numbers end -->"
+    assert "| 16.90 | 2000 | 3 |" in zoo_page.readme_with_numbers(block, zoo)
+    with pytest.raises(KeyError, match="no key 'nadd'"):
+        zoo_page.readme_with_numbers(block.replace("nade.test", "nadd.test"), zoo)
+    with pytest.raises(KeyError, match="no 'test_nnl'"):
+        zoo_page.readme_with_numbers(block.replace("test_nll", "test_nnl"), zoo)
+    with pytest.raises(ValueError, match="zoo-numbers end"):
+        zoo_page.readme_with_numbers(block.replace("<!-- zoo-numbers end -->", ""), zoo)
