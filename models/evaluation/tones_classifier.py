@@ -26,6 +26,7 @@ from minigen import nn
 from minigen.data import TONE_CLASSES, load_tones, log_spectrogram
 
 from .classifier_score import inception_score
+from .digits_classifier import load_weights, save_weights, seeded_linears
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tones_classifier.npz")
 TRAIN_COMMAND = "python bench/train_tones_classifier.py"
@@ -48,12 +49,7 @@ class TonesClassifier(nn.Module):
 
     def __init__(self, seed: int = 0):
         super().__init__()
-        rng = np.random.default_rng(seed)
-        self.hidden, self.out = nn.Linear(FEATURES, HIDDEN), nn.Linear(HIDDEN, len(TONE_CLASSES))
-        for layer in (self.hidden, self.out):
-            bound = 1 / np.sqrt(layer.weight.shape[1])
-            layer.weight.data = rng.uniform(-bound, bound, layer.weight.shape).astype(np.float32)
-            layer.bias.data = np.zeros(layer.bias.shape, np.float32)
+        self.hidden, self.out = seeded_linears((FEATURES, HIDDEN, len(TONE_CLASSES)), seed)
         self.register_buffer("mean", mg.zeros(FEATURES))
         self.register_buffer("std", mg.ones(FEATURES))
 
@@ -62,19 +58,14 @@ class TonesClassifier(nn.Module):
 
 
 def save(model: TonesClassifier, path: str = WEIGHTS) -> str:
-    np.savez(path, **{k: np.asarray(v.numpy() if hasattr(v, "numpy") else v) for k, v in model.state_dict().items()})
-    return path
+    """Write the classifier's parameters and feature statistics as a plain .npz (what `load` reads)."""
+    return save_weights(model, path)
 
 
 @functools.lru_cache(maxsize=4)
 def load(path: str = WEIGHTS) -> TonesClassifier:
     """The trained classifier in eval mode (cached); a FileNotFoundError naming the training command."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"tones classifier: no weights at {path}; make them with `{TRAIN_COMMAND}`")
-    model = TonesClassifier()
-    with np.load(path) as f:
-        model.load_state_dict({k: f[k] for k in f.files})
-    return model.eval()
+    return load_weights(TonesClassifier(), path, "tones classifier", TRAIN_COMMAND)
 
 
 def class_probabilities(clips, path: str = WEIGHTS, batch_size: int = 500) -> np.ndarray:
