@@ -12,9 +12,10 @@ import numpy as np
 from . import backend, kernels
 from .aliases import torch_names
 from .autograd import Tensor, as_tensor
+from .ops.cross_entropy import SoftmaxCrossEntropy
 from .ops.elementwise import elu, erf, leaky_relu, log, relu, sigmoid, softplus, tanh
 from .ops.linalg import linear as _linear
-from .ops.reduction import SoftmaxCrossEntropy, cumsum, log_softmax, logsumexp, softmax
+from .ops.reduction import cumsum, log_softmax, logsumexp, softmax
 from .ops.shape import reshape, transpose, where
 
 __all__ = ["linear", "relu", "leaky_relu", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus", "softmax",

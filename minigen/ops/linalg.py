@@ -8,7 +8,7 @@ import numpy as np
 from .. import backend
 from ..function import Function
 from ..tensor import Tensor
-from .shape import broadcast_to, reshape, sum_to, swapaxes, transpose
+from .shape import Transpose, broadcast_to, reshape, sum_to, swapaxes
 
 
 class MatMul(Function):
@@ -45,6 +45,19 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return MatMul.apply(a, b)
 
 
+class TransposedMatMul(Function):
+    """a^T b for 2-D a (n, k) and b (n, m), one node (Linear's weight gradient gy^T x, no transposed copy
+    and no Transpose node); da = b gy^T, db = a gy."""
+
+    def forward(self, a, b):
+        return a.T @ b
+
+    def backward(self, gy):
+        a, b = self.inputs
+        return (MatMul.apply(b, Transpose.apply(gy, axes=(1, 0))) if a._requires_grad else None,
+                MatMul.apply(a, gy) if b._requires_grad else None)
+
+
 class Linear(Function):
     """y = x W^T + b for x (..., in), W (out, in), b (out,) or absent: one node instead of a transpose, a
     matmul and an add (the MLP's hot path). With x2 and gy2 the leading axes flattened (rows),
@@ -61,12 +74,16 @@ class Linear(Function):
 
     def backward(self, gy):
         x, w = self.inputs[:2]
-        gx = matmul(gy, w) if x.requires_grad else None
+        gx = None
+        if x._requires_grad:
+            gx = MatMul.apply(gy, w) if gy.ndim > 1 else matmul(gy, w)  # matmul promotes a 1-D gy
         gw = gb = None
-        if w.requires_grad:
-            rows = (lambda t: t) if gy.ndim == 2 else (lambda t: reshape(t, (-1, t.shape[-1])))
-            gw = MatMul.apply(transpose(rows(gy)), rows(x))
-        if len(self.inputs) == 3 and self.inputs[2].requires_grad:
+        if w._requires_grad:
+            gy2, x2 = gy, x
+            if gy.ndim != 2:
+                gy2, x2 = reshape(gy, (-1, gy.shape[-1])), reshape(x, (-1, x.shape[-1]))
+            gw = TransposedMatMul.apply(gy2, x2)
+        if len(self.inputs) == 3 and self.inputs[2]._requires_grad:
             gb = sum_to(gy, self.inputs[2].shape)
         return gx, gw, gb
 

@@ -111,28 +111,6 @@ class LogSoftmax(Function):
         return gy - exp(self.output()) * gy.sum(axis=self.axis, keepdims=True)
 
 
-class SoftmaxCrossEntropy(Function):
-    """loss_n = logsumexp(x_n) - x_n[t_n] for logits x (N, C) and class indices t (`target`), reduced by
-    `reduction` (mean, sum or none): the cross-entropy as one node instead of log_softmax, an index, a
-    negation and a mean. d loss_n / dx_n = softmax(x_n) - onehot(t_n), so backward is
-    (softmax(x) - onehot(t)) gy_n (gy / N for the mean), built from Softmax: differentiable again."""
-
-    def forward(self, x):
-        xp = backend.array_module(x)
-        z = x - x.max(axis=1, keepdims=True)
-        loss = xp.log(xp.exp(z).sum(axis=1)) - z[xp.arange(len(x)), self.target]
-        return loss if self.reduction == "none" else loss.mean() if self.reduction == "mean" else loss.sum()
-
-    def backward(self, gy):
-        x = self.inputs[0]
-        xp = backend.array_module(x.data)
-        onehot = xp.zeros(x.shape, x.dtype)
-        onehot[xp.arange(len(onehot)), self.target] = 1
-        scale = reshape(gy, (-1, 1)) if self.reduction == "none" else gy / len(onehot) \
-            if self.reduction == "mean" else gy
-        return (softmax(x, axis=1) - Tensor._make(onehot)) * scale
-
-
 class CumSum(Function):
     """y_d = sum_{k<=d} x_k along `axis` (as Softmax's; with `reverse`, y_d = sum_{k>=d} x_k).
 

@@ -58,6 +58,8 @@ class SumTo(Function):
     def forward(self, x):
         self.source = x.shape
         lead = x.ndim - len(self.shape)
+        if lead and x.shape[lead:] == self.shape:  # only leading axes were added (a bias's gradient)
+            return x.sum(axis=tuple(range(lead)))
         axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(self.shape)
                                           if s == 1 and x.shape[lead + i] != 1)
         y = x.sum(axis=axes, keepdims=True)

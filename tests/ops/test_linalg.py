@@ -6,6 +6,7 @@ import pytest
 from hypothesis import strategies as st
 
 import minigen as mg
+from minigen.ops.linalg import TransposedMatMul
 from minigen.testing import strategies as mst
 from ops.factory import Case, OpSpec, make_tests
 
@@ -23,9 +24,17 @@ def _matmul(draw):
     return Case((a, b))
 
 
+@st.composite
+def _transposed_matmul(draw):
+    """a (n, k) and b (n, m): the operands of a^T b (Linear's weight gradient)."""
+    n, k, m = draw(SIDE), draw(SIDE), draw(SIDE)
+    return Case(((n, k), (n, m)))
+
+
 SPECS = [
     OpSpec("matmul", operator.matmul, np.matmul, _matmul(), gradgrad=True),
     OpSpec("mg.matmul", mg.matmul, np.matmul, _matmul()),
+    OpSpec("TransposedMatMul", TransposedMatMul.apply, lambda a, b: a.T @ b, _transposed_matmul(), gradgrad=True),
 ]
 
 test_forward, test_gradcheck, test_gradgradcheck, test_on_cuda = make_tests(SPECS)
