@@ -333,8 +333,12 @@ def main(argv=None) -> dict:
         return serve(args.threads)
     if args.quick:
         args.rounds, args.block = 3, 0.01
-    info = {"machine": machine(), "threads": args.threads, "rounds": args.rounds, "block_s": args.block,
-            "clock": "process_time" if args.threads == 1 else "perf_counter", "statistic": "median"}
+    from overhead import _git_commit
+    info = {"machine": machine(), "commit": _git_commit(),
+            "started_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+            "load_average_at_start": os.getloadavg(), "threads": args.threads, "rounds": args.rounds,
+            "block_s": args.block, "clock": "process_time" if args.threads == 1 else "perf_counter",
+            "statistic": "median"}
     wanted = set(args.engines or ORDER) | {"minigen"}
     workloads = args.only or list(WORKLOADS)
     arrays = make_arrays()
@@ -361,8 +365,11 @@ def main(argv=None) -> dict:
             if worker is not None:
                 worker.close()
     tgt = targets(results)
+    info["load_average_at_end"] = os.getloadavg()  # (1, 5, 15 minutes): how busy the machine was
     report = {**info, "skipped": skipped, "workloads": results, "targets": tgt}
     print(table(results, tgt))
+    print(f"commit {info['commit']}; load average at start {info['load_average_at_start'][0]:.1f}, "
+          f"at end {info['load_average_at_end'][0]:.1f} (1 min)")
     if skipped:
         print("skipped: " + ", ".join(f"{n} ({why})" for n, why in skipped.items()))
     out = args.out or os.path.join(HERE, "results", f"peers-{machine_slug(info['machine'])}.json")

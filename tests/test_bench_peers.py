@@ -105,4 +105,5 @@ def test_a_run_writes_its_json_and_table(peers, tmp_path, capsys):
     assert set(g["ms"]) == {"minigen", "numpy"} and g["rounds"] == 2
     assert g["minigen_over"]["numpy"] == pytest.approx(g["ms"]["minigen"] / g["ms"]["numpy"])
     assert report["threadpools"] and report["clock"] == "process_time"
+    assert len(written["commit"]) >= 7 and len(written["load_average_at_end"]) == 3  # what code, how busy
     assert peers.machine_slug({"cpu_count": 2, "cpu": "AMD EPYC 7B13 64-Core"}) == "2cpu-amd-epyc-7b13-64-core"
