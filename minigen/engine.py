@@ -125,7 +125,8 @@ def backward(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None], r
             if not retain_graph:
                 f.release()
         for t, g in leaves.values():
-            g = _visit(t, g, capture, captured, add, leaf=True)
+            if t.hooks or capture is not None:  # (a plain leaf, the common case, has nothing to visit)
+                g = _visit(t, g, capture, captured, add, leaf=True)
             if capture is None:
                 t.grad = g if t.grad is None else add(t.grad, g)
 

@@ -175,7 +175,8 @@ def _check_devices(op: str, xs, arrays) -> tuple:
     """Step 2: the arrays, all on one device (arrays of different types, say a NumPy scalar and an array,
     may be). As in PyTorch, a 0-d CPU constant (no gradient) joins CUDA inputs, so Normal(0., 1.) or
     `x * 2.0` work with CUDA tensors; any other mix is an error naming the op and the devices."""
-    if all(type(a) is type(arrays[0]) for a in arrays):
+    first = type(arrays[0])
+    if all([type(a) is first for a in arrays]):  # a list: cheaper than a generator for a few inputs
         return arrays
     devices = [backend.device_of(a) for a in arrays]
     if all(d == devices[0] for d in devices):
