@@ -21,11 +21,17 @@ value of the same metrics (the entry's `reference`, mean over its seeds), the wa
 and a sample picture: docs/images/zoo/KEY.png, copied from the run folder only when its metrics.json equals
 the recorded metrics (so the picture is the recorded run's), else an older figure of the same model from
 EXISTING_FIGURES, else "no picture".
+
+Runs of one setting with several seeds are keys KEY, KEY-seed1, KEY-seed2, ... (a run's tag ending in
+`-seedN`); the page adds a table "Over seeds" with the mean ± standard error over the seeds of their headline
+metrics and test_recon (`seed_groups`, `over_seeds`; bench/disentanglement_seeds.py writes the same numbers
+for the shapes comparison).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -90,6 +96,50 @@ def spread(v) -> str:
 
 def seconds(v) -> str:
     return f"{v:.0f}" if v >= 100 else f"{v:.1f}"
+
+
+SEED_TAG = re.compile(r"-seed(\d+)$")
+
+
+def seed_groups(entries: dict) -> dict:
+    """{KEY: [KEY, KEY-seed1, ...]} for every KEY that has at least one `-seedN` sibling (KEY itself is the
+    seed of the first run, when recorded), keys in seed order."""
+    groups: dict = {}
+    for key in entries:
+        match = SEED_TAG.search(key)
+        if match:
+            groups.setdefault(key[:match.start()], []).append((int(match.group(1)), key))
+    return {base: [k for _, k in sorted(([(0, base)] if base in entries else []) + members)]
+            for base, members in groups.items()}
+
+
+def over_seeds(entries: dict, keys: list, metrics: list) -> dict:
+    """{metric: {"mean", "sem", "values"}} over the runs `keys` (sem = sd / sqrt(n), ddof 1; 0 for one run)."""
+    out = {}
+    for m in metrics:
+        values = [float(entries[k]["metrics"][m]) for k in keys if m in entries[k]["metrics"]]
+        if values:
+            mean = sum(values) / len(values)
+            var = sum((v - mean) ** 2 for v in values) / (len(values) - 1) if len(values) > 1 else 0.0
+            out[m] = {"mean": mean, "sem": math.sqrt(var / len(values)), "values": values}
+    return out
+
+
+def seed_table(entries: dict) -> list:
+    """Lines of the page's "Over seeds" table (empty when no key has seed siblings)."""
+    groups = seed_groups(entries)
+    if not groups:
+        return []
+    lines = ["| setting | seeds | mean ± sem over seeds |", "|---|---|---|"]
+    for base in ordered({b: None for b in groups}):
+        keys = groups[base]
+        metrics = headline(entries[keys[0]]["metrics"])
+        metrics += ["test_recon"] if "test_recon" in entries[keys[0]]["metrics"] and "test_recon" not in metrics \
+            else []
+        stats = over_seeds(entries, keys, metrics)
+        cell = "<br>".join(f"{m} {number(v['mean'])} ± {spread(v['sem'])}" for m, v in stats.items())
+        lines.append(f"| `{base}` | {len(keys)} | {cell} |")
+    return lines
 
 
 def headline(metrics: dict) -> list:
@@ -163,6 +213,10 @@ def page(zoo: dict, root: str = ROOT) -> str:
         sub = [k for k in keys if family(k) == fam]
         if sub:
             out += [f"## {fam[0].upper() + fam[1:]} models", "", *rows(entries, sub, "docs", root), ""]
+    seeds = seed_table(entries)
+    if seeds:
+        out += ["## Over seeds", "", "Settings recorded with several seeds (keys `KEY`, `KEY-seed1`, ...): the mean "
+                "and standard error over the seeds.", "", *seeds, ""]
     out += ["## Every metric", "", full_table(entries, keys).rstrip("\n"), ""]
     return "\n".join(out)
 
@@ -187,7 +241,7 @@ def readme_with_table(readme: str, table: str) -> str:
 
 
 NUMBERS = re.compile(r"(<!-- zoo-numbers:[^\n]*\n(.*?)\n-->\n)(.*?)(<!-- zoo-numbers end -->)", re.S)
-PLACEHOLDER = re.compile(r"\{\{([\w@-]+)\.([\w.]+)(?::([^}]*))?\}\}")
+PLACEHOLDER = re.compile(r"\{\{([\w@.-]+?)\.([\w.]+)(?::([^}]*))?\}\}")  # KEY may hold dots: split in fill
 
 
 def field(entry: dict, key: str, name: str):
@@ -206,13 +260,27 @@ def field(entry: dict, key: str, name: str):
     return where[metric]
 
 
+def seed_field(entries: dict, key: str, name: str) -> float:
+    """`seed_mean.METRIC` or `seed_sem.METRIC` of KEY over its seeds (KEY, KEY-seed1, ...: seed_groups)."""
+    stat, metric = name.split(".", 1)
+    stats = over_seeds(entries, seed_groups(entries).get(key, [key]), [metric])
+    if metric not in stats:
+        raise KeyError(f"{{{{{key}.{name}}}}}: zoo.json's {key!r} has no {metric!r}")
+    return stats[metric][stat[len("seed_"):]]
+
+
 def fill(template: str, zoo: dict) -> str:
-    """The template with every {{KEY.FIELD:FORMAT}} replaced by its value from zoo.json."""
+    """The template with every {{KEY.FIELD:FORMAT}} replaced by its value from zoo.json (FIELD as `field`
+    reads it, or seed_mean.METRIC / seed_sem.METRIC over KEY's seeds)."""
     def value(m):
         key, name, fmt = m.groups()
+        whole = f"{key}.{name}"  # KEY is the longest recorded key before a dot ("beta-vae@shapes-beta1.5")
+        key = max((k for k in zoo["models"] if whole.startswith(k + ".")), key=len, default=key)
+        name = whole[len(key) + 1:]
         if key not in zoo["models"]:
             raise KeyError(f"{m.group(0)}: zoo.json has no key {key!r}")
-        v = field(zoo["models"][key], key, name)
+        v = seed_field(zoo["models"], key, name) if name.startswith(("seed_mean.", "seed_sem.")) \
+            else field(zoo["models"][key], key, name)
         return format(v, fmt) if fmt else number(v)
     return PLACEHOLDER.sub(value, template)
 

@@ -94,3 +94,30 @@ def test_a_template_names_only_recorded_numbers(zoo):
         zoo_page.readme_with_numbers(block.replace("test_nll", "test_nnl"), zoo)
     with pytest.raises(ValueError, match="zoo-numbers end"):
         zoo_page.readme_with_numbers(block.replace("<!-- zoo-numbers end -->", ""), zoo)
+
+
+def test_seed_runs_are_grouped_and_averaged():
+    entry = lambda v: {"data": "shapes", "seconds": 1.0, "metrics": {"disentanglement": v, "test_recon": -v}}  # noqa
+    entries = {"factor-vae@gamma40": entry(0.6), "factor-vae@gamma40-seed2": entry(0.8),
+               "factor-vae@gamma40-seed1": entry(0.7), "factor-vae": entry(0.1), "vae": entry(0.2)}
+    groups = zoo_page.seed_groups(entries)
+    assert groups == {"factor-vae@gamma40": ["factor-vae@gamma40", "factor-vae@gamma40-seed1",
+                                             "factor-vae@gamma40-seed2"]}
+    stats = zoo_page.over_seeds(entries, groups["factor-vae@gamma40"], ["disentanglement", "test_recon"])
+    assert stats["disentanglement"]["mean"] == pytest.approx(0.7)
+    assert stats["disentanglement"]["sem"] == pytest.approx(0.1 / 3 ** 0.5)  # sd 0.1 over 3 seeds
+    assert stats["test_recon"]["values"] == [-0.6, -0.7, -0.8]
+    (row,) = zoo_page.seed_table(entries)[2:]
+    assert row.startswith("| `factor-vae@gamma40` | 3 | disentanglement 0.7 ± 0.058")
+    assert zoo_page.seed_table({"vae": entry(0.2)}) == []
+
+
+def test_a_template_reads_seed_statistics_and_keys_with_dots(zoo):
+    block = ("<!-- zoo-numbers: x\n| {{beta-vae@shapes-beta1.5.disentanglement:.3f}} | "
+             "{{factor-vae@gamma40.seed_mean.disentanglement:.4f}} ± {{factor-vae@gamma40.seed_sem.disentanglement:.4f}} |"
+             "\n-->\nold\n<!-- zoo-numbers end -->")
+    keys = zoo_page.seed_groups(zoo["models"])["factor-vae@gamma40"]
+    stats = zoo_page.over_seeds(zoo["models"], keys, ["disentanglement"])["disentanglement"]
+    expected = (f"| {zoo['models']['beta-vae@shapes-beta1.5']['metrics']['disentanglement']:.3f} | "
+                f"{stats['mean']:.4f} ± {stats['sem']:.4f} |")
+    assert len(keys) == 3 and expected in zoo_page.readme_with_numbers(block, zoo)

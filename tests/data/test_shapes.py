@@ -41,3 +41,18 @@ def test_splits_are_fixed_and_disjoint():
     np.testing.assert_array_equal(split_indices("test"), parts[2])
     with pytest.raises(ValueError, match="shapes"):
         split_indices("dev")
+
+
+def test_minigen_list_names_shapes(capsys):
+    """`minigen list` names shapes among the data sets and on the rows of the models that train on it, and the
+    data package exports its loader beside the other data sets'."""
+    import minigen.data
+    from minigen.cli import main
+
+    main(["list"])
+    out = capsys.readouterr().out
+    rows = dict(line.split(None, 1) for line in out.splitlines()[1:] if line and not line[0].isupper())
+    assert "shapes" in rows["beta-vae"].split() and "shapes" in rows["factor-vae"].split()
+    data_sets = next(line for line in out.splitlines() if line.startswith("Data sets:"))
+    assert "shapes" in data_sets.split(".")[0].split()
+    assert minigen.data.load_shapes is load_shapes
