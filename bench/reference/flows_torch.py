@@ -1,9 +1,10 @@
 """PyTorch reference for minigen's MAF on dequantized 17-level digits (the RNADE convention), same work.
 
-Same architecture (models/flows/maf.py: five MADE layers with the very masks of minigen's model, read from
-it, reversed orders, alpha = 4 tanh(raw / 4), last layer zero-initialised, batch norm flow layers with
-momentum 0.05 and eps 1e-4, y / 17 through logit(0.05 + 0.9 p)), PyTorch's default Linear init (which
-minigen's Linear copies), the zoo run's options and steps (read from bench/zoo.py's ZOO_RUNS), the same
+Same architecture (models/flows/maf.py with the zoo run's options: the MADE layers with the very masks of
+minigen's model, read from it (so the orders and sizes follow), alpha = 4 tanh(raw / 4), last layer
+zero-initialised, dropout on the hidden units, batch norm flow layers with momentum 0.05 and eps 1e-4, the
+N(0, I) or mixture-of-Gaussians base, y / 17 through logit(0.05 + 0.9 p), Adam's L2 weight decay), PyTorch's
+default Linear init (which minigen's Linear copies), the zoo run's options and steps (read from bench/zoo.py's ZOO_RUNS), the same
 batches (minigen's DataLoader with seed 0), Adam, and the same evaluation (test NLL in nats per image of
 y = x + u, 8 fixed draws from numpy's generator seeded 1234). RealNVP's twin mirrors minigen's model layer by
 layer (its masks read from it): affine couplings with conv nets and tanh-bounded scales, batch norm flow
@@ -41,9 +42,10 @@ ALPHA_BOUND, LEVELS = 4.0, 17
 class MADELayer(nn.Module):
     """u = (x - mu) exp(-alpha), [mu, alpha] from a masked ReLU MLP."""
 
-    def __init__(self, masks: list):
+    def __init__(self, masks: list, dropout: float = 0.0):
         super().__init__()
         self.masks = [torch.tensor(m) for m in masks]
+        self.dropout = nn.Dropout(dropout)
         self.net = nn.ModuleList([nn.Linear(m.shape[1], m.shape[0]) for m in masks])
         nn.init.zeros_(self.net[-1].weight)
 
@@ -52,7 +54,7 @@ class MADELayer(nn.Module):
         for l, (layer, mask) in enumerate(zip(self.net, self.masks)):
             h = nn.functional.linear(h, layer.weight * mask, layer.bias)
             if l < len(self.net) - 1:
-                h = torch.relu(h)
+                h = self.dropout(torch.relu(h))
         d = x.shape[1]
         mu, alpha = h[:, :d], ALPHA_BOUND * torch.tanh(h[:, d:] / ALPHA_BOUND)
         return (x - mu) * torch.exp(-alpha), -alpha.sum(1)
@@ -157,17 +159,34 @@ class RealNVP(nn.Module):
         return total - 0.5 * (z ** 2).sum(1) - 0.5 * z.shape[1] * math.log(2 * math.pi)
 
 
+class MixtureBase(nn.Module):
+    """log sum_k pi_k N(u; m_k, diag s_k^2), the means initialised as minigen's (read from it)."""
+
+    def __init__(self, minigen_mixture):
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(minigen_mixture.logits.shape))
+        self.loc = nn.Parameter(torch.from_numpy(minigen_mixture.loc.numpy().copy()))
+        self.log_scale = nn.Parameter(torch.zeros(minigen_mixture.log_scale.shape))
+
+    def forward(self, u):
+        z = (u[:, None] - self.loc) * torch.exp(-self.log_scale)
+        per_k = (-0.5 * z ** 2 - self.log_scale - 0.5 * math.log(2 * math.pi)).sum(-1)
+        return torch.logsumexp(per_k + torch.log_softmax(self.logits, 0), 1)
+
+
 class MAF(nn.Module):
-    def __init__(self, minigen_model, alpha: float):
+    def __init__(self, minigen_model, alpha: float, dropout: float = 0.0):
         super().__init__()
         layers = []
         for part in minigen_model.layers:
             if type(part).__name__ == "MAFLayer":
                 made = part.made
-                layers.append(MADELayer([getattr(made, f"mask{l}").numpy() for l in range(len(made.net))]))
+                layers.append(MADELayer([getattr(made, f"mask{l}").numpy() for l in range(len(made.net))],
+                                        dropout))
             else:
                 layers.append(BatchNormFlow(minigen_model.flow_shape[0]))
         self.layers, self.alpha = nn.ModuleList(layers), alpha
+        self.mixture = None if minigen_model.mixture is None else MixtureBase(minigen_model.mixture)
 
     def log_prob(self, y):
         p = self.alpha + (1 - 2 * self.alpha) * y / LEVELS
@@ -176,6 +195,8 @@ class MAF(nn.Module):
         for layer in self.layers:
             x, ldj = layer(x)
             total = total + ldj
+        if self.mixture is not None:
+            return total + self.mixture(x)
         return total - 0.5 * (x ** 2).sum(1) - 0.5 * x.shape[1] * math.log(2 * math.pi)
 
 
@@ -184,8 +205,8 @@ def run_twin(name: str) -> None:
     run = ZOO_RUNS[name][0]
     cfg = {**models.model_class(name).default_config("digits"), **run["set"]}
     ours = models.create(name, "digits", **run["set"])
-    model = MAF(ours, cfg["alpha"]) if name == "maf" else RealNVP(ours, cfg["hidden"], cfg["alpha"])
-    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    model = MAF(ours, cfg["alpha"], cfg["dropout"]) if name == "maf" else RealNVP(ours, cfg["hidden"], cfg["alpha"])
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg.get("weight_decay", 0.0))
     loader = DataLoader((load_digits("train").images,), batch_size=cfg["batch_size"], shuffle=True,
                         drop_last=True, seed=0)
     rng = np.random.default_rng(0)

@@ -38,10 +38,11 @@ ALPHA_BOUND = 4.0  # |alpha| < 4 in MAF's layer: a deviation from the paper's un
 class MaskedNet(nn.Module):
     """A MADE: `layers` masked ReLU layers of `hidden` units, `outputs` values per dimension, output k * D + d
     depending only on inputs before d in `order` (MADE's degrees, one draw of hidden degrees from `seed`).
-    With `context` > 0, an unmasked linear map of a context vector joins the first layer (IAF's h)."""
+    With `context` > 0, an unmasked linear map of a context vector joins the first layer (IAF's h); with
+    `dropout` > 0, dropout on the hidden units in training (the masks, hence the autoregressive property, stay)."""
 
     def __init__(self, dims: int, hidden: int, layers: int, outputs: int, order: np.ndarray, seed: int = 0,
-                 context: int = 0):
+                 context: int = 0, dropout: float = 0.0):
         super().__init__()
         self.dims, self.outputs, self.order = int(dims), int(outputs), np.asarray(order)
         widths = [dims] + [hidden] * layers
@@ -51,6 +52,7 @@ class MaskedNet(nn.Module):
         for l, m in enumerate(masks):
             self.register_buffer(f"mask{l}", mg.tensor(m), persistent=False)
         self.context = nn.Linear(context, hidden, bias=False) if context else None
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
         nn.init.zeros_(self.net[-1].weight)  # every layer starts as the identity map (mu = alpha = 0)
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
@@ -63,6 +65,8 @@ class MaskedNet(nn.Module):
                 h = h + self.context(context)
             if l < len(self.net) - 1:
                 h = h.relu()
+                if self.dropout is not None:
+                    h = self.dropout(h)
         return h
 
 
@@ -71,9 +75,10 @@ class MAFLayer(nn.Module, Transform):
 
     event_dim = 1
 
-    def __init__(self, dims: int, hidden: int, layers: int, order: np.ndarray, seed: int = 0):
+    def __init__(self, dims: int, hidden: int, layers: int, order: np.ndarray, seed: int = 0,
+                 dropout: float = 0.0):
         super().__init__()
-        self.made = MaskedNet(dims, hidden, layers, 2, order, seed)
+        self.made = MaskedNet(dims, hidden, layers, 2, order, seed, dropout=dropout)
 
     def _params(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(mu, alpha) with alpha = B tanh(raw / B), B = ALPHA_BOUND: about raw near 0, but bounded, so that
@@ -103,37 +108,69 @@ class MAFLayer(nn.Module, Transform):
 
 
 class IAFLayer(nn.Module, Transform):
-    """z' = sigmoid(s) z + (1 - sigmoid(s)) m, [m, s] = MADE(z, h): one pass to sample and score."""
+    """z' = sigmoid(s) z + (1 - sigmoid(s)) m, [m, s] = MADE(z, h): one pass to sample and score. The
+    encoder's context h (B, context) is an argument of `step` / `inverse_step`; `given(h)` returns the
+    layer as a Transform of z alone for that h (and `self` works as one with no context)."""
 
     event_dim = 1
 
     def __init__(self, dims: int, hidden: int, layers: int, order: np.ndarray, seed: int = 0, context: int = 0):
         super().__init__()
         self.made = MaskedNet(dims, hidden, layers, 2, order, seed, context)
-        self.h: Tensor | None = None  # the encoder's context for the current batch (set by the posterior)
 
-    def _gate(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        out = self.made(z, self.h)
+    def _gate(self, z: Tensor, h: Tensor | None) -> tuple[Tensor, Tensor]:
+        out = self.made(z, h)
         d = self.made.dims
         return out[:, :d], out[:, d:] + 1.5  # s starts near +1.5: sigma ~ 0.82, close to the identity
 
-    def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        m, s = self._gate(z)
+    def step(self, z: Tensor, h: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(z', log |det dz'/dz| = sum_d log sigmoid(s_d)) given the context h."""
+        m, s = self._gate(z, h)
         sigma = s.sigmoid()
         return sigma * z + (1 - sigma) * m, (-softplus(-s)).sum(axis=-1)
 
-    def forward(self, z: Tensor) -> Tensor:
-        return self.forward_and_log_det(z)[0]
-
-    def log_abs_det_jacobian(self, z: Tensor, y: Tensor) -> Tensor:
-        return self.forward_and_log_det(z)[1]
-
-    def inverse(self, y: Tensor) -> Tensor:
+    def inverse_step(self, y: Tensor, h: Tensor | None = None) -> Tensor:
         """z_d = (y_d - (1 - sigma_d) m_d) / sigma_d with (m, s) of z_<d: D passes in the layer's order."""
         z = mg.zeros(y.shape, dtype=y.dtype, device=y.device)
         for d in self.made.order:
-            m, s = self._gate(z)
+            m, s = self._gate(z, h)
             sigma = s[:, d].sigmoid()
             column = (y[:, d] - (1 - sigma) * m[:, d]) / sigma
             z = mg.where(mg.tensor(np.arange(self.made.dims) == d, device=y.device), column.unsqueeze(1), z)
         return z
+
+    def given(self, h: Tensor | None) -> Transform:
+        return _GivenContext(self, h)
+
+    def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        return self.step(z)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.step(z)[0]
+
+    def log_abs_det_jacobian(self, z: Tensor, y: Tensor) -> Tensor:
+        return self.step(z)[1]
+
+    def inverse(self, y: Tensor) -> Tensor:
+        return self.inverse_step(y)
+
+
+class _GivenContext(Transform):
+    """An IAF layer as a Transform of z for one fixed context h (rows matching z's rows)."""
+
+    event_dim = 1
+
+    def __init__(self, layer: IAFLayer, h: Tensor | None):
+        self.layer, self.h = layer, h
+
+    def forward_and_log_det(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        return self.layer.step(z, self.h)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.layer.step(z, self.h)[0]
+
+    def log_abs_det_jacobian(self, z: Tensor, y: Tensor) -> Tensor:
+        return self.layer.step(z, self.h)[1]
+
+    def inverse(self, y: Tensor) -> Tensor:
+        return self.layer.inverse_step(y, self.h)

@@ -1,15 +1,21 @@
 """The VAE with an inverse autoregressive flow posterior (IAF, Kingma, Salimans, Jozefowicz, Chen, Sutskever
-& Welling, 2016): q(z|x) is N(mu(x), sigma(x)^2) pushed through T IAF steps (models/flows/autoregressive.py),
+& Welling, 2016, sec. 4 and Algorithm 1): the encoder outputs mu, sigma and a context h, and q(z|x) is
+N(mu(x), sigma(x)^2) pushed through T IAF steps (models/flows/autoregressive.py), each MADE fed h:
 
-    z_0 = mu + sigma * eps,   z_t = sigmoid(s_t) z_{t-1} + (1 - sigmoid(s_t)) m_t,  [m_t, s_t] = MADE_t(z_{t-1})
+    [mu, log sigma^2, h] = encoder(x),   z_0 = mu + sigma * eps
+    z_t = sigmoid(s_t) z_{t-1} + (1 - sigmoid(s_t)) m_t,   [m_t, s_t] = MADE_t(z_{t-1}, h)
     log q(z_T|x) = log N(z_0; mu, sigma^2) - sum_t sum_d log sigmoid(s_td)
     ELBO = E_q[log p(x|z_T) + log p(z_T) - log q(z_T|x)]           (the KL by Monte Carlo: no closed form)
 
-Everything else (the decoder, the Bernoulli likelihood on statically binarized digits, training, iwae_nll
-with k = 1000) is the plain VAE's (models/latent/vae.py), so the bounds compare like for like.
+h enters each MADE as an unmasked linear map added to its first hidden layer (the masks keep z_t
+autoregressive in z_{t-1}; h depends on x only, so the Jacobian stays triangular). Everything else (the
+decoder, the Bernoulli likelihood on statically binarized digits, training, iwae_nll with k = 1000) is the
+plain VAE's (models/latent/vae.py), so the bounds compare like for like. Consecutive steps reverse the
+ordering, as the paper does. `context=0` gives the context-free variant (x reaches the flow through mu and
+sigma only).
 
-Deviations: the MADEs take no context h from the encoder (the paper feeds one); x reaches the flow through
-mu(x) and sigma(x) only. Consecutive steps reverse the ordering, as the paper does.
+Subclasses (planar_vae.py) reuse the bound and change `extra_outputs` (what the encoder adds after mu and
+log sigma^2) and `posterior_flow(extra, rows)` (the flow's transforms for one batch of encoder outputs).
 """
 from __future__ import annotations
 
@@ -17,34 +23,75 @@ import numpy as np
 
 from minigen import nn
 from minigen.autograd import Tensor
-from minigen.distributions import ComposeTransform
+from minigen.distributions import ComposeTransform, Normal, Transform
 
-from ..latent.vae import VAE, standard_normal_like
+from ..latent.vae import VAE, apply_rows, standard_normal_like
+from ..nets import mlp
 from .autoregressive import IAFLayer
 
 
 class IAFVAE(VAE):
-    """The VAE whose posterior is followed by `flows` IAF steps (MADEs of `flow_hidden` units)."""
+    """The VAE whose posterior is followed by `flows` IAF steps (MADEs of `flow_hidden` units, each fed the
+    encoder's `context` outputs h)."""
 
     @classmethod
     def default_config(cls, data: str) -> dict:
-        return {**super().default_config(data), "flows": 2, "flow_hidden": 128}
+        return {**super().default_config(data), "flows": 2, "flow_hidden": 128, "context": 32}
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, latent: int = 16,
                  hidden: int = 256, likelihood: str = "bernoulli", beta: float = 1.0, warmup: int = 0,
-                 eval_k: int = 1000, flows: int = 2, flow_hidden: int = 128):
+                 eval_k: int = 1000, flows: int = 2, flow_hidden: int = 128, context: int = 32):
         super().__init__(data, lr, batch_size, latent, hidden, likelihood, beta, warmup, eval_k)
+        self.context = int(context)
         orders = [np.arange(self.latent), np.arange(self.latent)[::-1].copy()]
-        self.flow = nn.ModuleList([IAFLayer(self.latent, int(flow_hidden), 1, orders[k % 2], seed=k)
-                                   for k in range(int(flows))])
+        self.flow = nn.ModuleList([IAFLayer(self.latent, int(flow_hidden), 1, orders[k % 2], seed=k,
+                                            context=self.context) for k in range(int(flows))])
+        self._widen_encoder()
+
+    @property
+    def extra_outputs(self) -> int:
+        """Encoder outputs after [mu, log sigma^2]: the context h."""
+        return self.context
+
+    def extra_init(self) -> np.ndarray:
+        """The extra outputs' starting values (bias; their weights start at 0): h = 0, the context-free IAF."""
+        return np.zeros(self.extra_outputs, np.float32)
+
+    def _widen_encoder(self) -> None:
+        """The plain VAE's encoder with `extra_outputs` more outputs in its last layer, whose weights start at
+        0 and biases at extra_init(): the flow starts the same for every x and learns to depend on it."""
+        if self.extra_outputs:
+            pixels = int(np.prod(self.event_shape))
+            self.encoder = mlp([pixels, self.hidden, self.hidden, 2 * self.latent + self.extra_outputs])
+            last = [m for m in self.encoder.modules() if isinstance(m, nn.Linear)][-1]
+            weight, bias = last.weight.numpy().copy(), last.bias.numpy().copy()
+            weight[2 * self.latent:], bias[2 * self.latent:] = 0, self.extra_init()
+            last.weight.data, last.bias.data = weight, bias
+
+    def encode_with_extra(self, x: Tensor) -> tuple[Normal, Tensor]:
+        """(q_0(z|x) = N(mu, sigma^2), the encoder's extra outputs (..., extra_outputs))."""
+        h = apply_rows(self.encoder, x)
+        z = self.latent
+        return Normal(h[..., :z], (h[..., z:2 * z] * 0.5).exp()), h[..., 2 * z:]
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Normal:
+        """q_0(z|x), the Gaussian before the flow."""
+        return self.encode_with_extra(x)[0]
+
+    def posterior_flow(self, extra: Tensor, draws: int | None) -> list[Transform]:
+        """The IAF steps given the context h (B, C), repeated for `draws` draws per example (rows k * B)."""
+        h = extra if self.context else None
+        if h is not None and draws is not None:
+            h = h.unsqueeze(0).expand((draws,) + tuple(h.shape)).reshape(-1, h.shape[-1])
+        return [layer.given(h) for layer in self.flow]
 
     def posterior_sample(self, obs: Tensor, k: int | None = None) -> tuple[Tensor, Tensor]:
         """(z_T, log q(z_T|x)) for one draw per example, or k draws (shape (k, B, Z)) when k is given."""
-        q = self.encode(obs)
+        q, extra = self.encode_with_extra(obs)
         z0 = q.rsample() if k is None else q.rsample((k,))
         log_q0 = q.log_prob(z0).sum(axis=-1)
         flat = z0.reshape(-1, self.latent)
-        z, log_det = ComposeTransform(list(self.flow)).forward_and_log_det(flat)
+        z, log_det = ComposeTransform(self.posterior_flow(extra, k)).forward_and_log_det(flat)
         return z.reshape(z0.shape), log_q0 - log_det.reshape(log_q0.shape)
 
     def _log_joint_minus_q(self, obs: Tensor, z: Tensor, log_q: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,24 +1,30 @@
 """MAF (Papamakarios, Pavlakou & Murray, 2017): a stack of MADEs, each the transform of the next's noise.
 
     x = u exp(alpha(x_<d)) + mu(x_<d) per layer  <=>  u = (x - mu(x)) exp(-alpha(x))
-    log p(x) = log N(u_K; 0, I) + sum_k sum_d -alpha_kd            (u_0 = x after preprocessing)
+    log p(x) = log p_base(u_K) + sum_k sum_d -alpha_kd            (u_0 = x after preprocessing)
 
 One pass per layer for log p, D passes per layer to sample (models/flows/autoregressive.py). Between MADEs the
-ordering is reversed, and batch norm (a flow layer with its log-determinant, models/flows/normalization.py)
-follows each MADE, as in the paper's "MAF 5" runs.
+ordering is reversed (`reverse`; False keeps the natural order in every layer), and batch norm (a flow layer
+with its log-determinant, models/flows/normalization.py) follows each MADE, as in the paper's "MAF 5" runs.
+The base is N(0, I), or with `components` = K > 0 a learned mixture of K diagonal Gaussians
+(models/flows/mog_base.py: the paper's "MAF MoG", unconditional). `dropout` (on the MADEs' hidden units)
+and `weight_decay` (Adam's L2 term) are regularisers for the 1,297 training digits; the paper used none
+(it stopped early on validation, which bench/flows_maf_valid.py does to choose the zoo's steps).
 
-Deviations: the base is N(0, I) (the paper's too); hidden degrees are drawn once per layer as in MADE rather
-than assigned sequentially; data are the dequantized 17-level digits in logit space (LogitTransform with
-alpha, RealNVP's constant) instead of MNIST's 256 levels (MAF's lambda = 1e-6).
+Deviations: hidden degrees are drawn once per layer as in MADE rather than assigned sequentially; data are
+the dequantized 17-level digits in logit space (LogitTransform with alpha, RealNVP's constant) instead of
+MNIST's 256 levels (MAF's lambda = 1e-6).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from minigen import nn
+from minigen import nn, optim
+from minigen.distributions import TransformedDistribution
 
 from .autoregressive import MAFLayer
 from .base import FlowModel
+from .mog_base import MixtureBase
 from .normalization import BatchNormFlow
 
 
@@ -26,21 +32,32 @@ class MAF(FlowModel):
     """`flows` MADE layers (`layers` hidden ReLU layers of `hidden` units each), reversed orders, batch norm."""
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, alpha: float = 0.05,
-                 flows: int = 5, hidden: int = 256, layers: int = 2, batch_norm: bool = True):
+                 flows: int = 5, hidden: int = 256, layers: int = 2, batch_norm: bool = True,
+                 reverse: bool = True, components: int = 0, dropout: float = 0.0, weight_decay: float = 0.0):
         super().__init__(data, lr, batch_size, alpha)
         dims = self.flow_shape[0]
+        self.weight_decay = float(weight_decay)
         parts = []
         for k in range(int(flows)):
-            order = np.arange(dims) if k % 2 == 0 else np.arange(dims)[::-1].copy()
-            parts.append(MAFLayer(dims, int(hidden), int(layers), order, seed=k))
+            order = np.arange(dims) if k % 2 == 0 or not reverse else np.arange(dims)[::-1].copy()
+            parts.append(MAFLayer(dims, int(hidden), int(layers), order, seed=k, dropout=float(dropout)))
             if batch_norm:
                 parts.append(BatchNormFlow((dims,)))
         self.layers = nn.ModuleList(parts)
+        self.mixture = MixtureBase(dims, int(components)) if components else None
+
+    def distribution(self) -> TransformedDistribution:
+        if self.mixture is None:
+            return super().distribution()
+        return TransformedDistribution(self.mixture.distribution(), self.transform().inv)
+
+    def configure_optimizers(self) -> list:
+        return [optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)]
 
     @classmethod
     def default_config(cls, data: str) -> dict:
+        shared = {"alpha": 0.05, "flows": 5, "layers": 2, "batch_norm": True, "reverse": True, "components": 0,
+                  "dropout": 0.0, "weight_decay": 0.0}
         if data == "digits":
-            return {"lr": 1e-3, "batch_size": 64, "alpha": 0.05, "flows": 5, "hidden": 256, "layers": 2,
-                    "batch_norm": True}
-        return {"lr": 1e-3, "batch_size": 256, "alpha": 0.05, "flows": 5, "hidden": 64, "layers": 2,
-                "batch_norm": True}
+            return {"lr": 1e-3, "batch_size": 64, "hidden": 256, **shared}
+        return {"lr": 1e-3, "batch_size": 64 * 4, "hidden": 64, **shared}
