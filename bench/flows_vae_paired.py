@@ -7,7 +7,7 @@ taken image by image: mean difference +- its standard error (positive: the flow 
 
     python bench/flows_vae_paired.py [--runs runs/zoo] [--draws 100]
 
-Reads the zoo's run folders (RUNS/vae, RUNS/iaf-vae, RUNS/planar-vae, as bench/zoo.py leaves them) and
+Reads the zoo's run folders (RUNS/KEY for the keys below, as bench/zoo.py leaves them) and
 writes bench/results/flows_vae_paired.json.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 import minigen.models as models
 from minigen import backend, run_folder, trainer
 
+KEYS = ("vae", "iaf-vae", "iaf-vae@no-context", "planar-vae", "planar-vae@global")  # zoo keys (run folders)
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "flows_vae_paired.json")
 
 
@@ -45,8 +46,8 @@ def main() -> None:
     ap.add_argument("--runs", default="runs/zoo")
     ap.add_argument("--draws", type=int, default=100)
     args = ap.parse_args()
-    elbo = {name: per_image_elbo(load(os.path.join(args.runs, name), name), args.draws)
-            for name in ("vae", "iaf-vae", "planar-vae")}
+    elbo = {key: per_image_elbo(load(os.path.join(args.runs, key), key.split("@")[0]), args.draws)
+            for key in KEYS if os.path.isdir(os.path.join(args.runs, key))}
     out = {"draws": args.draws, "images": int(len(elbo["vae"]))}
     for name, values in elbo.items():
         out[name] = {"test_elbo": float(values.mean()),

@@ -1,7 +1,8 @@
 """Flow settings chosen on the validation split (issue 16): train each setting of a model, score it on the
 validation split every `--every` steps (`--metric`: MAF's valid_nll, nats per image with the zoo metric's 8
 fixed dequantization draws; the flow VAEs' valid_elbo), and record the curves, so the zoo run takes the best
-setting and its best step count (early stopping by the validation score).
+setting and its best step count (early stopping by the validation score). The generators' states are kept
+across each evaluation, so the run's first N steps are those of `minigen train ... --steps N`.
 
     python bench/flows_valid.py --model maf --steps 2000 --every 250 \
         --config hidden=128 --config hidden=128,dropout=0.2 ...
@@ -21,7 +22,7 @@ import tempfile
 import time
 
 import minigen.models as models
-from minigen.trainer import Training, evaluate
+from minigen.trainer import Training, _rng_states, _set_rng_states, evaluate
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "flows_valid.json")
 
@@ -39,7 +40,9 @@ def curve(name: str, settings: dict, steps: int, every: int, metric: str, seed: 
         for stop in range(every, steps + 1, every):
             training.steps = stop
             training.run(progress=False)
+            states = _rng_states()  # evaluate seeds the generators: training goes on as if it had not run
             out[stop] = evaluate(model, "valid")[metric]
+            _set_rng_states(states)
             print(settings, stop, round(out[stop], 2), flush=True)
     return {metric: out, "seconds": round(time.perf_counter() - t0, 1)}
 

@@ -7,6 +7,14 @@ N(mu(x), sigma(x)^2) pushed through T IAF steps (models/flows/autoregressive.py)
     log q(z_T|x) = log N(z_0; mu, sigma^2) - sum_t sum_d log sigmoid(s_td)
     ELBO = E_q[log p(x|z_T) + log p(z_T) - log q(z_T|x)]           (the KL by Monte Carlo: no closed form)
 
+With `analytic_kl` the KL term is the plain VAE's closed form plus the flow's correction by Monte Carlo,
+
+    KL(q_T || p) = KL(q_0 || N(0, I)) + E_q0[log N(z_0; 0, I) - log N(z_T; 0, I) - log |det dz_T/dz_0|]
+
+(an unbiased bound either way; the papers use the draw's log q_0(z_0)): the correction is small and nearly
+noiseless where the flow is near the identity, as on the latent dimensions the posterior leaves at the prior,
+where the single-draw KL is pure noise that the plain VAE's analytic KL does not have.
+
 h enters each MADE as an unmasked linear map added to its first hidden layer (the masks keep z_t
 autoregressive in z_{t-1}; h depends on x only, so the Jacobian stays triangular). Everything else (the
 decoder, the Bernoulli likelihood on statically binarized digits, training, iwae_nll with k = 1000) is the
@@ -23,7 +31,7 @@ import numpy as np
 
 from minigen import nn
 from minigen.autograd import Tensor
-from minigen.distributions import ComposeTransform, Normal, Transform
+from minigen.distributions import ComposeTransform, Normal, Transform, kl_divergence
 
 from ..latent.vae import VAE, apply_rows, standard_normal_like
 from ..nets import mlp
@@ -36,13 +44,15 @@ class IAFVAE(VAE):
 
     @classmethod
     def default_config(cls, data: str) -> dict:
-        return {**super().default_config(data), "flows": 2, "flow_hidden": 128, "context": 32}
+        return {**super().default_config(data), "flows": 2, "flow_hidden": 128, "context": 32,
+                "analytic_kl": False}
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, latent: int = 16,
                  hidden: int = 256, likelihood: str = "bernoulli", beta: float = 1.0, warmup: int = 0,
-                 eval_k: int = 1000, flows: int = 2, flow_hidden: int = 128, context: int = 32):
+                 eval_k: int = 1000, flows: int = 2, flow_hidden: int = 128, context: int = 32,
+                 analytic_kl: bool = False):
         super().__init__(data, lr, batch_size, latent, hidden, likelihood, beta, warmup, eval_k)
-        self.context = int(context)
+        self.context, self.analytic_kl = int(context), bool(analytic_kl)
         orders = [np.arange(self.latent), np.arange(self.latent)[::-1].copy()]
         self.flow = nn.ModuleList([IAFLayer(self.latent, int(flow_hidden), 1, orders[k % 2], seed=k,
                                             context=self.context) for k in range(int(flows))])
@@ -85,11 +95,18 @@ class IAFVAE(VAE):
             h = h.unsqueeze(0).expand((draws,) + tuple(h.shape)).reshape(-1, h.shape[-1])
         return [layer.given(h) for layer in self.flow]
 
-    def posterior_sample(self, obs: Tensor, k: int | None = None) -> tuple[Tensor, Tensor]:
-        """(z_T, log q(z_T|x)) for one draw per example, or k draws (shape (k, B, Z)) when k is given."""
+    def posterior_sample(self, obs: Tensor, k: int | None = None,
+                         analytic_kl: bool = False) -> tuple[Tensor, Tensor]:
+        """(z_T, log q(z_T|x)) for one draw per example, or k draws (shape (k, B, Z)) when k is given. With
+        `analytic_kl`, log q_0(z_0) is replaced by KL(q_0 || N(0, I)) + log N(z_0; 0, I), which has the same
+        mean (for the bound's KL term; importance weights need the density of the very draw)."""
         q, extra = self.encode_with_extra(obs)
         z0 = q.rsample() if k is None else q.rsample((k,))
-        log_q0 = q.log_prob(z0).sum(axis=-1)
+        if analytic_kl:
+            prior = standard_normal_like(q.loc)
+            log_q0 = kl_divergence(q, prior).sum(axis=-1) + prior.log_prob(z0).sum(axis=-1)
+        else:
+            log_q0 = q.log_prob(z0).sum(axis=-1)
         flat = z0.reshape(-1, self.latent)
         z, log_det = ComposeTransform(self.posterior_flow(extra, k)).forward_and_log_det(flat)
         return z.reshape(z0.shape), log_q0 - log_det.reshape(log_q0.shape)
@@ -102,7 +119,7 @@ class IAFVAE(VAE):
         """(log p(x|z_T), log q(z_T|x) - log p(z_T)) with one reparameterized draw: the KL term by Monte Carlo."""
         x, _ = self._split(batch)
         obs = self._observed(x)
-        z, log_q = self.posterior_sample(obs)
+        z, log_q = self.posterior_sample(obs, analytic_kl=self.analytic_kl)
         return self._log_joint_minus_q(obs, z, log_q)
 
     def log_weights(self, batch, k: int) -> Tensor:

@@ -37,11 +37,12 @@ class PlanarVAE(IAFVAE):
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, latent: int = 16,
                  hidden: int = 256, likelihood: str = "bernoulli", beta: float = 1.0, warmup: int = 0,
-                 eval_k: int = 1000, flows: int = 8, radial: bool = False, amortized: bool = True):
+                 eval_k: int = 1000, flows: int = 8, radial: bool = False, amortized: bool = True,
+                 analytic_kl: bool = False):
         self.steps, self.amortized = int(flows), bool(amortized)
         self.step_type = AmortizedRadial if radial else AmortizedPlanar
         super().__init__(data, lr, batch_size, latent, hidden, likelihood, beta, warmup, eval_k, flows=0,
-                         context=0)
+                         context=0, analytic_kl=analytic_kl)
         if not self.amortized:
             step = RadialFlow if radial else PlanarFlow
             self.flow = nn.ModuleList([step(self.latent, seed=k) for k in range(self.steps)])
