@@ -56,12 +56,12 @@ ZOO_RUNS: dict[str, list] = {
     "ae": [_run(4000)],
     "vae": [_run(4000)],
     "cvae": [_run(4000)],
-    # shapes: beta 1.5 and 2 have reconstructions near FactorVAE's (validation split), three seeds each
+    # shapes: beta 1.5 and 2 have reconstructions near FactorVAE's (validation split), five seeds each
     # (bench/disentanglement_seeds.py gathers the seeds)
     "beta-vae": [_run(4000), _run(3000, "shapes", beta=4.0, latent=10),
                  *({**_run(3000, "shapes", beta=beta, latent=10), "seed": seed,
                     "tag": f"shapes-beta{beta:g}" + (f"-seed{seed}" if seed else "")}
-                   for beta in (1.5, 2.0) for seed in range(3))],
+                   for beta in (1.5, 2.0) for seed in range(5))],
     "iwae": [_run(4000)],
     "iwae-k50": [_run(4000)],
     "gumbel-vae": [_run(6000)],
@@ -76,7 +76,7 @@ ZOO_RUNS: dict[str, list] = {
     "factor-vae": [_run(3000, "shapes", batch_size=128, gamma=20.0),  # halves of 64: the VAE, D
                    {**_run(3000, "shapes", batch_size=128, gamma=40.0), "tag": "gamma40"},
                    *({**_run(3000, "shapes", batch_size=128, gamma=40.0), "seed": seed, "tag": f"gamma40-seed{seed}"}
-                     for seed in (1, 2))],
+                     for seed in (1, 2, 3, 4))],
     **{name: [_run(d), _run(r, "ring8"), _run(g, "grid25")] for name, (d, r, g) in GAN_STEPS.items()},
     "cgan-words": [_run(3000)],
     "cgan": [_run(3000), _run(5000, "ring8"), _run(5000, "grid25")],

@@ -120,4 +120,4 @@ def test_a_template_reads_seed_statistics_and_keys_with_dots(zoo):
     stats = zoo_page.over_seeds(zoo["models"], keys, ["disentanglement"])["disentanglement"]
     expected = (f"| {zoo['models']['beta-vae@shapes-beta1.5']['metrics']['disentanglement']:.3f} | "
                 f"{stats['mean']:.4f} ± {stats['sem']:.4f} |")
-    assert len(keys) == 3 and expected in zoo_page.readme_with_numbers(block, zoo)
+    assert len(keys) >= 3 and expected in zoo_page.readme_with_numbers(block, zoo)
