@@ -214,11 +214,13 @@ class TanhGrad(Function):
 
 
 class Relu(Function):
-    """relu(x) = max(x, 0); d/dx = [x > 0]."""
+    """relu(x) = max(x, 0); d/dx = [x > 0].
+
+    max(x, 0), not x * [x > 0]: the product gives nan at x = -inf (-inf * 0) and -0.0 for negative x."""
 
     def forward(self, x):
         self.mask = (x > 0).astype(x.dtype)  # a float mask: float * bool would cast on every use
-        return x * self.mask
+        return np.maximum(x, 0)
 
     def backward(self, gy):
         return gy * Tensor._make(self.mask)

@@ -92,6 +92,15 @@ def test_stable_at_extreme_inputs():
     np.testing.assert_allclose(x.grad.numpy(), s.numpy(), rtol=1e-12)
 
 
+def test_relu_at_infinities_and_signed_zero_matches_torch():
+    """relu(-inf) = 0 (not -inf * 0 = nan), relu(-1) = +0.0 (not -0.0), relu(nan) = nan, as in PyTorch."""
+    for dtype in (np.float32, np.float64):
+        y = mg.tensor(np.array([-np.inf, -1.0, -0.0, 2.0, np.inf, np.nan], dtype)).relu().numpy()
+        assert y.dtype == dtype
+        np.testing.assert_array_equal(y, np.array([0, 0, 0, 2, np.inf, np.nan], dtype))
+        assert not np.signbit(y[:3]).any(), y
+
+
 def test_pow_gradient_of_the_exponent_on_a_tensor_base():
     a = mg.tensor(np.array([2.0, 3.0]), requires_grad=True)
     b = mg.tensor(np.array([3.0, 0.5]), requires_grad=True)
