@@ -104,3 +104,50 @@ class PatchGAN(nn.Module):
 
     def forward(self, x: mg.Tensor) -> mg.Tensor:
         return self.head(self.trunk(x))
+
+
+class ResidualBlock(nn.Module):
+    """h + BN conv3(relu BN conv3(h)): the residual block of the papers' generators (batch norm for instance norm)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, 1, 1), nn.BatchNorm2d(channels), nn.ReLU(),
+                                  nn.Conv2d(channels, channels, 3, 1, 1), nn.BatchNorm2d(channels))
+
+    def forward(self, h: mg.Tensor) -> mg.Tensor:
+        return h + self.body(h)
+
+
+class ResNetGenerator(nn.Module):
+    """The CycleGAN / StarGAN generator scaled to 8x8 (the papers: c7s1-64, d128, d256, R256 x 6-9, u128, u64,
+    c7s1-3 on 128-256 pixels). Here one down-sampling step, which keeps a 4x4 map of the digit:
+
+        h0 = relu BN conv3s1(x)          (c, 8, 8)
+        h1 = relu BN conv4s2(h0)         (2c, 4, 4)
+        h2 = R(...R(h1))                 (2c, 4, 4)     `blocks` residual blocks, each 3x3 convs over the 4x4 map
+        h3 = relu BN convT4s2(h2)        (c, 8, 8)
+        G(x) = sigmoid conv3s1(h3)       (out, 8, 8)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int = 1, channels: int = 32, blocks: int = 6):
+        super().__init__()
+        c = channels
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, c, 3, 1, 1), nn.BatchNorm2d(c), nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.BatchNorm2d(2 * c), nn.ReLU(),
+            *[ResidualBlock(2 * c) for _ in range(blocks)],
+            nn.ConvTranspose2d(2 * c, c, 4, 2, 1), nn.BatchNorm2d(c), nn.ReLU(),
+            nn.Conv2d(c, out_channels, 3, 1, 1))
+
+    def forward(self, x: mg.Tensor) -> mg.Tensor:
+        return mg.sigmoid(self.net(x))
+
+
+def translation_generator(owner: str, kind: str, in_channels: int, channels, dropout: float, blocks: int):
+    """The generator a model's `generator` option names: "unet" (UNet with `channels` per level) or "resnet"
+    (ResNetGenerator with channels[0] and `blocks`)."""
+    if kind == "unet":
+        return UNet(in_channels, 1, tuple(channels), dropout)
+    if kind == "resnet":
+        return ResNetGenerator(in_channels, 1, int(channels[0]), blocks)
+    raise ValueError(f"{owner}: generator must be 'unet' or 'resnet', got {kind!r}")

@@ -170,3 +170,29 @@ def test_cli_sample_translates_a_split_and_a_file(tmp_path, capsys):
                    "--out", tmp_path / "f.png")[0] == 0
     np.testing.assert_allclose(np.load(tmp_path / "f.npz")["samples"], saved["samples"][:3], rtol=1e-6)
     assert "neither a split" in one_line_error(capsys, "sample", "pix2pix", "--from", out, "--input", "nowhere")
+
+
+def test_stargan_identity_loss_vanishes_for_an_identity_generator_and_enters_the_update():
+    model = tiny("stargan")
+    x, c = model.eval_batch("test")
+    x, c = x[:8], c.numpy()[:8]
+    model.generator = FirstChannel()
+    assert model.identity_loss(x, c).item() == 0.0
+    model.generator = nn.Sequential(FirstChannel(), Shift())  # moves every image: the loss is |x - (0.5 x + 0.25)|
+    assert model.identity_loss(x, c).item() == pytest.approx(reconstruction_loss(x, 0.5 * x + 0.25, "l1").item())
+    grads = []
+    for weight in (0.0, 10.0):  # the same update, with and without the identity term
+        model = tiny("stargan", id_weight=weight)
+        opt_g, _ = model.configure_optimizers()
+        mg.manual_seed(1)
+        grads.append(model.generator_update(x, c, opt_g)["g_grad_norm"])
+    assert grads[0] != pytest.approx(grads[1], rel=1e-3)
+
+
+@pytest.mark.parametrize("name", ["cyclegan", "stargan"])
+def test_resnet_generator_option(name):
+    model = tiny(name, generator="resnet", blocks=1)
+    out = model.sample(4, np.arange(4))
+    assert out.shape == (4, 1, 8, 8) and 0.0 < out.numpy().min() and out.numpy().max() < 1.0
+    with pytest.raises(ValueError, match="generator must be"):
+        tiny(name, generator="vgg")

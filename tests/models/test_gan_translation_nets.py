@@ -90,3 +90,18 @@ def test_transposed_support_formula():
     assert transposed_support(0, [(4, 2, 1)], 8) == (0, 0)
     assert transposed_support(3, [(4, 2, 1)], 8) == (1, 2)  # outputs 2m - 1 .. 2m + 2 come from m
     assert transposed_support(7, [(4, 2, 1)] * 3, 8) == (0, 0)
+
+
+def test_residual_block_is_the_identity_when_its_last_norm_is_zero_and_the_generator_reads_every_pixel():
+    from minigen.models.gan.translation_nets import ResidualBlock, ResNetGenerator
+
+    mg.manual_seed(0)
+    block = ResidualBlock(4).eval()
+    h = mg.randn(2, 4, 4, 4)
+    assert not np.allclose(block(h).numpy(), h.numpy())
+    block.body[-1].weight.data = block.body[-1].weight.data * 0  # BN gamma = 0 (and beta = 0): the body adds 0
+    np.testing.assert_array_equal(block(h).numpy(), h.numpy())
+    net = ResNetGenerator(1, channels=4, blocks=2).eval()  # 3x3 convs over the 4x4 map: each output sees all 64
+    x = mg.randn(1, 1, 8, 8, requires_grad=True)
+    net(x)[0, 0, 0, 0].backward()
+    assert support(x.grad).all()
