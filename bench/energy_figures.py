@@ -5,7 +5,8 @@
 
 - energy-rbm-chain.png: 10 Gibbs chains of the RBM (rows) from the base-rate model, p(v | h) shown at
   steps 0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 (columns): the Markov chain mixing into digits.
-- energy-ebm-chain-<toy>.png: 2,500 Langevin chains of the EBM from uniform noise, snapshots along the run.
+- energy-ebm-chain-<toy>.png: 2,500 Langevin chains of the EBM from uniform noise (its `sample()`),
+  snapshots along the run.
 - energy-ebm-digits.png: the EBM's digit samples (left) beside as many test digits (right).
 Chains start at fixed seeds, so a redraw from the same runs gives the same picture.
 """
@@ -48,18 +49,20 @@ def rbm_chain(folder: str, path: str, chains: int = 10) -> str:
     return path
 
 
-def ebm_toy_chain(folder: str, toy: str, path: str, steps: int = 200, panels: int = 5) -> str:
-    """Langevin chains from uniform noise: the 2,500 points at `panels` times along the run."""
+def ebm_toy_chain(folder: str, toy: str, path: str, shown: tuple = (0, 20, 100, 300)) -> str:
+    """Langevin chains from uniform noise (the model's `sample()`: sample_steps steps): the 2,500 points at the
+    steps in `shown` and at the end."""
     model = load_run(folder)
-    every = steps // (panels - 1)
+    steps = model.sample_steps
+    shown = [t for t in shown if t < steps] + [steps]
     with model.evaluating():
-        frames = model.chain(2500, steps, every=every, rng=np.random.default_rng(0))
-    fig, axes = plt.subplots(1, panels, figsize=(panels * 2.4, 2.6), sharex=True, sharey=True)
+        frames = model.chain(2500, steps, every=10, rng=np.random.default_rng(0))
+    fig, axes = plt.subplots(1, len(shown), figsize=(len(shown) * 2.4, 2.6), sharex=True, sharey=True)
     centres = toy_centres(toy)
-    for k, ax in enumerate(axes):
-        ax.scatter(frames[k][:, 0], frames[k][:, 1], s=1, alpha=0.4)
+    for t, ax in zip(shown, axes):
+        ax.scatter(frames[t // 10][:, 0], frames[t // 10][:, 1], s=1, alpha=0.4)
         ax.scatter(centres[:, 0], centres[:, 1], marker="x", c="red", s=12)
-        ax.set_title(f"step {k * every}", fontsize=8)
+        ax.set_title(f"step {t}", fontsize=8)
         ax.set_aspect("equal")
     fig.suptitle(f"EBM on {toy}: Langevin chains from uniform noise", fontsize=9)
     fig.tight_layout()

@@ -124,3 +124,12 @@ def test_digits_are_dequantized_into_the_unit_box():
     x = model.to_model(levels).numpy()
     assert (x >= 0).all() and (x < 1).all()
     assert (np.floor(x * 17) == levels.numpy()).all(), "(level + u) / 17 keeps each level in its own bin"
+
+
+def test_the_toy_energy_reads_the_scaled_coordinates():
+    """E(x) = f(c x): the toys' default c = 4 (the input_scale deviation in models/energy/ebm.py)."""
+    model = small_ebm()
+    assert model.input_scale == 4.0 and models.create("ebm", data="digits", hidden=[8]).input_scale == 1.0
+    x = mg.tensor(np.random.default_rng(0).standard_normal((6, 2)).astype(np.float32))
+    with model.evaluating():
+        np.testing.assert_allclose(model.energy(x).numpy(), model.energy_net(x * 4.0).numpy().ravel(), rtol=1e-6)
