@@ -4,16 +4,13 @@ gan-puzzle-*.png), drawn from the zoo runs in runs/zoo.
     python bench/zoo.py --only progan,gan-cls,puzzle-gan   # first: the runs
     python bench/figures_issue19.py                        # every picture whose run exists
 
-ProGAN's lower resolutions are drawn from the zoo run's own prefix: training is a function of the step alone
-(no schedule depends on the run's length), so `steps = stage_end(level)` from the same seed reproduces the
-zoo run's state at the end of that level; the script checks this against the scores the zoo run recorded
-then, and refuses to draw if they differ.
+ProGAN's lower resolutions are the samples the run kept at the end of each lower level (its stage_samples
+buffer, z from seed 0, the same z as the 8x8 row).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 
 import matplotlib
 
@@ -23,7 +20,7 @@ import numpy as np  # noqa: E402
 
 import minigen as mg  # noqa: E402
 import minigen.models as models  # noqa: E402
-from minigen import trainer, viz  # noqa: E402
+from minigen import viz  # noqa: E402
 from minigen.data import captions  # noqa: E402
 
 from figures import load_run  # noqa: E402
@@ -36,38 +33,15 @@ INTERPOLATIONS = (("a thin one", "a thick one"), ("a four slanted left", "a four
                   ("a small zero", "a large zero"), ("a three", "an eight"), ("a one", "a seven"))
 
 
-def progan_prefix(run: dict, level: int):
-    """The zoo run's model at the end of `level`'s stable phase, retrained from the same seed."""
-    mg.manual_seed(0)
-    model = models.create("progan", data=run["data"], **run["config"])
-    steps = model.stage_end(level)
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer.Training(model, steps, tmp, seed=run.get("seed", 0)).run(progress=False)
-    return model
-
-
 def progan_levels_figure(folder: str, path: str, n: int = 16) -> str:
-    """Rows: samples at 2x2, 4x4 (the run's prefixes) and 8x8 (the run itself), the same z in each column."""
+    """Rows: samples at 2x2, 4x4 (kept by the run at the end of those levels) and 8x8 (the run's end), the same z
+    (seed 0) in each column."""
     final = load_run(folder)
-    run = {"data": final.data_name, "config": _config(folder)}
-    rows = []
-    for level in range(final.levels - 1):
-        model = progan_prefix(run, level)
-        recorded = final.stage_scores.numpy()[level]
-        redone = model.stage_scores.numpy()[level]
-        if not np.allclose(recorded, redone, rtol=1e-5):
-            raise RuntimeError(f"progan prefix to level {level} differs from the zoo run: scores {redone} vs "
-                               f"{recorded}")
-        rows.append(model.sample(n, rng=np.random.default_rng(0), level=level).numpy())
-    rows.append(final.sample(n, rng=np.random.default_rng(0)).numpy())
+    kept = final.stage_samples.numpy()
+    if not np.isfinite(kept).all():
+        raise RuntimeError(f"{folder}: the run ended before its lower levels did (no per-level samples)")
+    rows = [level[:n] for level in kept] + [final.sample(n, rng=np.random.default_rng(0)).numpy()]
     return viz.save_image_grid(np.concatenate(rows), path, nrow=n, value_range=UNIT)
-
-
-def _config(folder: str) -> dict:
-    import json
-
-    with open(os.path.join(folder, "run.json")) as f:
-        return json.load(f)["config"]
 
 
 def progan_samples_figure(folder: str, path: str, n: int = 64) -> str:
@@ -135,15 +109,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", default="runs/zoo")
     p.add_argument("--out", default="docs/images")
-    p.add_argument("--skip-prefix", action="store_true", help="skip ProGAN's per-level picture (retrains)")
     args = p.parse_args()
     run = lambda key: os.path.join(args.runs, key)
     out = lambda name: os.path.join(args.out, name)
     drawn = []
     if os.path.exists(run("progan")):
         drawn.append(progan_samples_figure(run("progan"), out("gan-progan-samples.png")))
-        if not args.skip_prefix:
-            drawn.append(progan_levels_figure(run("progan"), out("gan-progan-levels.png")))
+        drawn.append(progan_levels_figure(run("progan"), out("gan-progan-levels.png")))
     if os.path.exists(run("gan-cls")):
         drawn.append(gan_cls_captions_figure(run("gan-cls"), out("gan-cls-captions.png")))
         drawn.append(gan_cls_interpolation_figure(run("gan-cls"), out("gan-cls-interpolation.png")))

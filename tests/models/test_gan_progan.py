@@ -137,6 +137,10 @@ def test_training_grows_and_records_each_level():
     assert (model.level, model.alpha) == (2, 1.0)
     scores = model.stage_scores.numpy()
     assert np.isfinite(scores).all() and (scores[:, 0] > 0).all()
+    kept = model.stage_samples.numpy()  # each lower level's samples, kept at 8x8: blocks of 4 and 2 pixels
+    assert kept.shape == (2, 16, 1, 8, 8) and np.isfinite(kept).all()
+    np.testing.assert_array_equal(kept[0], np.repeat(np.repeat(kept[0][:, :, ::4, ::4], 4, axis=2), 4, axis=3))
+    np.testing.assert_array_equal(kept[1], np.repeat(np.repeat(kept[1][:, :, ::2, ::2], 2, axis=2), 2, axis=3))
     assert model.sample(2).shape == (2, 1, 8, 8)
 
 
@@ -161,3 +165,25 @@ def test_resolution_16_upsamples_digits_and_measures_them_at_8x8():
     model = models.create("progan", resolution=16, **TINY)
     assert model.event_shape == (1, 16, 16) and model.levels == 4
     assert model.split_arrays("valid")[0].shape[1:] == (1, 16, 16)
+
+
+def test_averaged_generator_follows_g_by_ema_and_draws_the_samples():
+    mg.manual_seed(0)
+    model = models.create("progan", **{**TINY, "stable_steps": 50, "ema": 0.9})
+    assert not any(p.requires_grad for p in model.generator_ema.parameters())
+    before = [p.data.copy() for p in model.generator_ema.parameters()]
+    opts = model.configure_optimizers()
+    model.train_step(next(iter(model.loader("train"))), opts, 0)
+    live = [p.data for p in model.generator.parameters()]
+    for avg, old, new in zip(model.generator_ema.parameters(), before, live):
+        np.testing.assert_allclose(avg.data, 0.9 * old + 0.1 * new, rtol=1e-5, atol=1e-7)
+    assert any(not np.allclose(a.data, p) for a, p in zip(model.generator_ema.parameters(), live))
+    z = model.noise(3, np.random.default_rng(1))
+    with model.evaluating():
+        drawn = model.sample(3, rng=np.random.default_rng(1)).numpy()
+        averaged = model.generate(z, averaged=True).numpy()
+        trained = model.generate(z).numpy()
+    np.testing.assert_allclose(drawn, np.repeat(np.repeat(averaged, 4, axis=2), 4, axis=3), rtol=1e-6)
+    assert not np.allclose(drawn, np.repeat(np.repeat(trained, 4, axis=2), 4, axis=3))
+    with pytest.raises(ValueError, match="ema"):
+        models.create("progan", ema=1.0)
