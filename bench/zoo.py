@@ -91,7 +91,7 @@ ZOO_RUNS: dict[str, list] = {
     "iaf-vae": [_run(4000, analytic_kl=True), {**_run(4000, analytic_kl=True, context=0), "tag": "no-context"}],
     "planar-vae": [_run(4000), {**_run(4000, amortized=False), "tag": "global"}],
     "rbm": [_run(12000, hidden=200)],  # CD-1 (chosen on validation: bench/rbm_cd.py), lr 0.02 decayed to 0
-    "ebm": [_run(800), _run(3000, "ring8"), _run(6000, "grid25")],  # toys: from pilots (README: deep EBM)
+    "ebm": [_run(800), _run(3000, "ring8"), _run(10000, "grid25")],  # toys: from pilots (README: deep EBM)
     # image-to-image (issue 18): steps from trial runs on the loaded machine (see README: image-to-image GANs)
     "pix2pix": [_run(800, "digit-domains"), {**_run(800, "digit-domains", adv_weight=0.0), "tag": "l1"}],
     # cyclegan: 5 (the paper's identity weight) and the ResNet generator stayed in A; 2000 steps from valid pilots
