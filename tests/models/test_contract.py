@@ -30,7 +30,8 @@ SMALL = {"made": {"hidden": 32, "num_masks": 2, "ensemble": 2}, "iwae-k50": {"k"
                      "max_dilation": 4, "window": 32, "clip_length": 64},
          "wavegan": {"data": "tones", "model_size": 2, "upsamplings": 1, "z_dim": 8},
          "prior-elbo-vae": {"z_samples": 2000}, "vade": {"hidden": 32}, "aae": {"hidden": 32},
-         "factor-vae": {"hidden": 32, "d_hidden": [16]}}
+         "factor-vae": {"hidden": 32, "d_hidden": [16]},
+         "cyclegan": {"channels": (8, 8, 8), "d_channels": 8}, "stargan": {"channels": (8, 8, 8), "d_channels": 8}}
 
 
 def first_batch(model: GenerativeModel):
