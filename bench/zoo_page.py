@@ -12,7 +12,9 @@ The README's own results tables (one per family, with their prose columns) are t
 comment `<!-- zoo-numbers: ... -->` that holds the table with `{{KEY.FIELD:FORMAT}}` where a number goes,
 followed by the generated table and `<!-- zoo-numbers end -->`. FIELD is a metric of the key's entry, or
 `reference.METRIC` (the PyTorch twin), `seconds`, or `steps` (read from the recorded command); FORMAT is a
-Python format spec (`.2f`), by default the page's `number`. Edit the template, never the table below it.
+Python format spec (`.2f`), by default the page's `number`. A target's verdict is `{{verdict: A OP B}}`
+(OP one of <= >= < >; A and B numbers or KEY.FIELD), written **met** or **missed** from the numbers, never
+typed. Edit the template, never the table below it.
 
 Per zoo key (registry name, or name@data): the family (the registry's subpackage), the data set, up to three
 headline metrics (the first of HEADLINE the entry has, with `<metric>_sem` as "± sem"), the PyTorch twin's
@@ -269,18 +271,41 @@ def seed_field(entries: dict, key: str, name: str) -> float:
     return stats[metric][stat[len("seed_"):]]
 
 
+def resolve(whole: str, zoo: dict):
+    """The value of `KEY.FIELD` (FIELD as `field` reads it, or seed_mean.METRIC / seed_sem.METRIC over KEY's
+    seeds); KEY is the longest recorded key before a dot ("beta-vae@shapes-beta1.5")."""
+    key = max((k for k in zoo["models"] if whole.startswith(k + ".")), key=len, default=whole.split(".")[0])
+    name = whole[len(key) + 1:]
+    if key not in zoo["models"]:
+        raise KeyError(f"{{{{{whole}}}}}: zoo.json has no key {key!r}")
+    return seed_field(zoo["models"], key, name) if name.startswith(("seed_mean.", "seed_sem.")) \
+        else field(zoo["models"][key], key, name)
+
+
+VERDICT = re.compile(r"\{\{verdict: *([^{}]+?) *(<=|>=|<|>) *([^{}]+?) *\}\}")
+COMPARE = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
+           ">": lambda a, b: a > b}
+
+
+def verdict(left: str, op: str, right: str, zoo: dict) -> str:
+    """**met** or **missed**: a target's verdict computed from the recorded numbers, so a re-recorded number
+    can never contradict the word beside it. Each side is a number or `KEY.FIELD` (as in resolve)."""
+    def side(text):
+        try:
+            return float(text)
+        except ValueError:
+            return resolve(text, zoo)
+    return "**met**" if COMPARE[op](side(left), side(right)) else "**missed**"
+
+
 def fill(template: str, zoo: dict) -> str:
-    """The template with every {{KEY.FIELD:FORMAT}} replaced by its value from zoo.json (FIELD as `field`
-    reads it, or seed_mean.METRIC / seed_sem.METRIC over KEY's seeds)."""
+    """The template with every {{KEY.FIELD:FORMAT}} replaced by its value from zoo.json (`resolve`), and every
+    {{verdict: A OP B}} (OP one of <= >= < >; A, B numbers or KEY.FIELD) by **met** or **missed**."""
+    template = VERDICT.sub(lambda m: verdict(*m.groups(), zoo), template)
+
     def value(m):
         key, name, fmt = m.groups()
-        whole = f"{key}.{name}"  # KEY is the longest recorded key before a dot ("beta-vae@shapes-beta1.5")
-        key = max((k for k in zoo["models"] if whole.startswith(k + ".")), key=len, default=key)
-        name = whole[len(key) + 1:]
-        if key not in zoo["models"]:
-            raise KeyError(f"{m.group(0)}: zoo.json has no key {key!r}")
-        v = seed_field(zoo["models"], key, name) if name.startswith(("seed_mean.", "seed_sem.")) \
-            else field(zoo["models"][key], key, name)
+        v = resolve(f"{key}.{name}", zoo)
         return format(v, fmt) if fmt else number(v)
     return PLACEHOLDER.sub(value, template)
 

@@ -121,3 +121,20 @@ def test_a_template_reads_seed_statistics_and_keys_with_dots(zoo):
     expected = (f"| {zoo['models']['beta-vae@shapes-beta1.5']['metrics']['disentanglement']:.3f} | "
                 f"{stats['mean']:.4f} ± {stats['sem']:.4f} |")
     assert len(keys) >= 3 and expected in zoo_page.readme_with_numbers(block, zoo)
+
+
+def test_a_verdict_is_computed_from_the_recorded_numbers(zoo):
+    """{{verdict: A OP B}} says met or missed from zoo.json, against a number or another key's metric, and
+    flips when the recorded number crosses the target."""
+    nll = zoo["models"]["pixelcnn"]["metrics"]["test_nll"]
+    block = ("<!-- zoo-numbers: x\n| {{verdict: pixelcnn.test_nll <= %r}} | {{verdict: pixelcnn.test_nll < %r}} "
+             "| {{verdict: gated-pixelcnn.test_nll < pixelcnn.test_nll}} |\n-->\nold\n<!-- zoo-numbers end -->"
+             % (nll, nll))
+    gated_wins = zoo["models"]["gated-pixelcnn"]["metrics"]["test_nll"] < nll
+    assert (f"| **met** | **missed** | **{'met' if gated_wins else 'missed'}** |"
+            in zoo_page.readme_with_numbers(block, zoo))
+    worse = copy.deepcopy(zoo)
+    worse["models"]["pixelcnn"]["metrics"]["test_nll"] = nll + 1
+    assert "| **missed** | **missed** |" in zoo_page.readme_with_numbers(block, worse)
+    with pytest.raises(KeyError, match="no-such-model"):
+        zoo_page.readme_with_numbers(block.replace("gated-pixelcnn.test_nll", "no-such-model.test_nll"), zoo)
