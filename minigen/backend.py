@@ -5,6 +5,8 @@ once against "an array module" `xp`.
 """
 from __future__ import annotations
 
+import contextlib
+
 import types
 
 import numpy as np
@@ -93,6 +95,21 @@ def manual_seed(seed: int) -> None:
     global _seed
     _seed = int(seed)
     _rngs.clear()
+
+
+@contextlib.contextmanager
+def fork_rng():
+    """Random ops inside the block may reseed and draw freely; on leaving it every device's generator and the
+    seed are what they were (torch.random.fork_rng's contract). manual_seed makes new generator objects, so
+    keeping the old ones keeps their streams untouched, CuPy's included."""
+    global _seed
+    saved_seed, saved = _seed, dict(_rngs)
+    try:
+        yield
+    finally:
+        _seed = saved_seed
+        _rngs.clear()
+        _rngs.update(saved)
 
 
 def reseed(device: str, seed: int) -> None:

@@ -293,9 +293,11 @@ def evaluate(model, split: str = "test", seed: int = EVAL_SEED) -> dict:
     """The one evaluation path: `model.metrics(split)` with every random generator seeded by `seed` first,
     so metrics.json at the end of training and `minigen eval` agree exactly. The names say the split:
     test_nll on "test"; on another split test_* becomes <split>_* and every other name gets the prefix
-    (valid_nll, valid_iwae_nll)."""
-    backend.manual_seed(seed)
-    metrics = model.metrics(split)  # the model sets its own mode (some measure gradients: evaluating(grad=True))
+    (valid_nll, valid_iwae_nll). The generators are restored afterwards (backend.fork_rng), so evaluating in
+    the middle of training leaves the rest of the run's noise as it would have been."""
+    with backend.fork_rng():
+        backend.manual_seed(seed)
+        metrics = model.metrics(split)  # the model sets its own mode (some measure gradients: grad=True)
     if split == "test":
         return dict(metrics)
     return {f"{split}_{k[len('test_'):] if k.startswith('test_') else k}": v for k, v in metrics.items()}
