@@ -2,10 +2,17 @@
 
 The trainer calls only the model protocol (docs/design.md, "The model protocol"): `loader(split,
 batch_size, seed)`, `configure_optimizers()`, `configure_schedulers(optimizers, steps)`,
-`train_step(batch, optimizers, step) -> dict of floats` (step: the number of updates before this one),
-`metrics(split)`, and `sample(n)` for TensorBoard's images. Resuming restores parameters, optimizer and
-scheduler state, the data loader's position and every random generator, so 10 steps + resume + 10 steps
-give the same parameters as 20 steps, to the last bit on the CPU.
+`configure_averaging()`, `train_step(batch, optimizers, step) -> dict of floats` (step: the number of updates
+before this one), `metrics(split)`, and `sample(n)` for TensorBoard's images. Resuming restores parameters,
+optimizer and scheduler state, the weight averages, the data loader's position and every random generator,
+so 10 steps + resume + 10 steps give the same parameters as 20 steps, to the last bit on the CPU.
+
+Weight averaging: when `configure_averaging()` returns an optim.swa_utils.AveragedModel (an EMA of the
+weights, or SWA), it is updated after every step (after the schedulers), the checkpoint keeps it beside the
+trained weights ("averaged"), and the run's result is the averaged model: when training completes, its
+weights are loaded into the model (after the last checkpoint, which keeps the trained weights for
+resuming), and `load_model` loads the averages, so metrics.json, `minigen eval` and `minigen sample` all
+measure the averaged weights.
 
 A run is prepared in memory first (`Training(...)`: model on its device, optimizers, loader, the checkpoint
 when resuming, the first batch), and nothing is written until its first step has completed (`run`'s
@@ -121,6 +128,8 @@ class Training:
         self.path = os.path.join(out, CHECKPOINT)
         backend.manual_seed(seed)
         model.to(device)
+        configure_averaging = getattr(model, "configure_averaging", None)  # models outside the protocol: none
+        self.averaged = configure_averaging() if configure_averaging is not None else None  # before any hooks
         if parallel is not None:
             parallel.prepare(model)
         self.optimizers = model.configure_optimizers()
@@ -160,6 +169,11 @@ class Training:
         saved_schedulers = _untext(ckpt["schedulers"]) if "schedulers" in ckpt else []
         for scheduler, state in zip(self.schedulers, saved_schedulers):
             scheduler.load_state_dict(state)
+        if self.averaged is not None:
+            if "averaged" not in ckpt:
+                raise CheckpointMismatch(f"{source} holds no weight averages, but {self.model.name} keeps them "
+                                         "(a run made with other options?)")
+            _load_into(self.averaged, ckpt["averaged"], source, f"{self.model.name}'s weight averages")
         _load_into(self.loader, ckpt["loader"], source, f"{self.model.name}'s data loader")
         _set_rng_states(_untext(ckpt["rng"]))
         self.history = History(_untext(ckpt["history"]))
@@ -168,9 +182,10 @@ class Training:
             backend.reseed(self.device, int(np.random.SeedSequence([self.seed, self.step]).generate_state(1)[0]))
 
     def state_dict(self) -> dict:
-        """What a checkpoint holds: parameters, optimizer and scheduler state, loader position, random
-        generators, history and step."""
-        return {"model": self.model.state_dict(),
+        """What a checkpoint holds: parameters, optimizer and scheduler state, the weight averages (when the
+        model keeps them), loader position, random generators, history and step."""
+        averaged = {} if self.averaged is None else {"averaged": self.averaged.state_dict()}
+        return {"model": self.model.state_dict(), **averaged,
                 "optimizers": {str(k): opt.state_dict() for k, opt in enumerate(self.optimizers)},
                 "schedulers": _text([scheduler.state_dict() for scheduler in self.schedulers]),
                 "loader": self.loader.state_dict(), "rng": _text(_rng_states()),
@@ -208,6 +223,8 @@ class Training:
                             logs, interrupt.hit = parallel.reduce_logs(logs, interrupt.hit)
                         for scheduler in self.schedulers:
                             scheduler.step()
+                        if self.averaged is not None:
+                            self.averaged.update_parameters(model)
                         self.step += 1
                         if parallel is not None and not self.started:
                             parallel.after_first_step(model)
@@ -231,6 +248,8 @@ class Training:
             if bar is not None:
                 bar.close()
                 bar = None
+            if self.averaged is not None:  # the run's result: the averaged weights (the checkpoint keeps both)
+                model.load_state_dict(self.averaged.module.state_dict())
             self.history.seconds = time.perf_counter() - t0
             if writer is not None:
                 _log_samples(writer, model, self.step)
@@ -313,11 +332,18 @@ def checkpoint_step(out: str) -> int:
 
 
 def load_model(model, out: str, device: str = "cpu"):
-    """Load the parameters of the checkpoint in `out` into `model`."""
+    """Load the parameters of the checkpoint in `out` into `model`: the weight averages when the run kept
+    them (the run's result), else the trained weights."""
     path = os.path.join(out, CHECKPOINT)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint at {path} (train first: minigen train NAME --out {out})")
-    _load_into(model, load(path)["model"], path, model.name)
+    ckpt = load(path)
+    if "averaged" in ckpt:
+        prefix = "module."
+        state = {k[len(prefix):]: v for k, v in ckpt["averaged"].items() if k.startswith(prefix)}
+        _load_into(model, state, path, model.name)
+    else:
+        _load_into(model, ckpt["model"], path, model.name)
     return model.to(device)
 
 

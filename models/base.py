@@ -1,7 +1,7 @@
 """The model protocol (docs/design.md, "The model protocol"): what the trainer, the CLI, viz and the
 tests may call on every model, and the two declared capabilities.
 
-    GenerativeModel       every model: loader, configure_optimizers, configure_schedulers, loss,
+    GenerativeModel       every model: loader, configure_optimizers, configure_schedulers, configure_averaging, loss,
                           train_step(batch, optimizers, step), sample(n, y=None), sample_figure, metrics,
                           evaluating()
     LikelihoodModel       + log_prob(x, reduce=True): the exact log-likelihood (test_nll, test_bpd)
@@ -91,6 +91,12 @@ class GenerativeModel(nn.Module):
         """Learning-rate schedules (minigen.optim.lr_scheduler) for a run of `steps` steps; the trainer calls
         each one's step() after every train_step and saves their state. None by default."""
         return []
+
+    def configure_averaging(self):
+        """An optim.swa_utils.AveragedModel of this model (an EMA of the weights, or SWA) that the trainer
+        updates after every step and that becomes the run's result, or None (the default: the trained
+        weights are the result)."""
+        return None
 
     def loss(self, batch) -> Tensor:
         """The training objective on a batch, a scalar Tensor."""

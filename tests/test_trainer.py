@@ -1,5 +1,6 @@
 """The trainer's side of the model protocol: it passes the step to train_step, steps the schedules that
-configure_schedulers returns, and saves them so that a resumed run continues on the same rates."""
+configure_schedulers returns, and saves them so that a resumed run continues on the same rates; it keeps the
+weight average that configure_averaging returns, which becomes the run's result."""
 import numpy as np
 import pytest
 
@@ -106,3 +107,45 @@ def test_evaluating_mid_run_leaves_the_random_streams_as_they_were():
     assert np.array_equal(backend.rng("cpu").standard_normal(4), expected)
     assert evaluate(Noisy()) == first
     assert evaluate(Noisy(), "valid") == {"valid_noise": first["test_noise"]}
+
+
+class Averaging(Recorder):
+    """The Recorder with an EMA of its weights (decay 0.5), recording the weights after every update."""
+
+    def __init__(self, decay: int = 0):
+        super().__init__(decay)
+        self.trajectory: list = []
+
+    def configure_averaging(self):
+        return optim.swa_utils.AveragedModel(self, multi_avg_fn=optim.swa_utils.get_ema_multi_avg_fn(0.5))
+
+    def train_step(self, batch, optimizers, step):
+        logs = super().train_step(batch, optimizers, step)
+        self.trajectory.append(self.logits.numpy().copy())
+        return logs
+
+
+def test_the_run_result_is_the_weight_average_and_the_checkpoint_keeps_both(tmp_path):
+    model = Averaging()
+    trainer.train(model, 5, str(tmp_path), progress=False)
+    expected = model.trajectory[0]
+    for w in model.trajectory[1:]:
+        expected = 0.5 * expected + 0.5 * w
+    np.testing.assert_allclose(model.logits.numpy(), expected, rtol=1e-6)  # what metrics.json measures
+    assert not np.allclose(expected, model.trajectory[-1])  # the average is not the last weights
+    ckpt = mg.load(str(tmp_path / trainer.CHECKPOINT))
+    np.testing.assert_array_equal(ckpt["model"]["logits"].numpy(), model.trajectory[-1])  # to resume from
+    np.testing.assert_array_equal(trainer.load_model(Recorder(), str(tmp_path)).logits.numpy(), model.logits.numpy())
+
+
+def test_a_resumed_run_continues_the_average_exactly(tmp_path):
+    straight = Averaging(decay=6)
+    trainer.train(straight, 6, str(tmp_path / "a"), progress=False)
+    first, second = Averaging(decay=6), Averaging(decay=6)
+    trainer.train(first, 3, str(tmp_path / "b"), progress=False)
+    trainer.train(second, 6, str(tmp_path / "b"), resume=True, progress=False)
+    np.testing.assert_array_equal(np.array(first.trajectory + second.trajectory), np.array(straight.trajectory))
+    np.testing.assert_array_equal(second.logits.numpy(), straight.logits.numpy())
+    with pytest.raises(trainer.CheckpointMismatch, match="holds no weight averages"):
+        trainer.train(Recorder(), 2, str(tmp_path / "c"), progress=False)
+        trainer.train(Averaging(), 4, str(tmp_path / "c"), resume=True, progress=False)

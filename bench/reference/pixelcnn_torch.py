@@ -4,7 +4,9 @@ Same architecture (a mask-A 7x7 convolution, residual blocks relu -> 1x1 -> relu
 1x1 plus the skip, two 1x1 output layers, a sigmoid per pixel; PyTorch's default Conv2d init, which
 minigen's copies), the same split and batches (minigen's DataLoader with the run's seed), Adam with the zoo
 run's learning rate, batch size and steps (read from bench/zoo.py's ZOO_RUNS, so the budgets cannot drift
-apart), and the same evaluation: exact test NLL in nats per image on the 300 test digits.
+apart), the same recipe (`lr_schedule="cosine"`: torch's CosineAnnealingLR over the run; `ema` > 0: torch's
+AveragedModel with get_ema_multi_avg_fn, updated after every step and evaluated instead of the trained
+weights), and the same evaluation: exact test NLL in nats per image on the 300 test digits.
 
     python bench/reference/pixelcnn_torch.py                 # the zoo's pixelcnn config, seeds 0 1 2
     python bench/reference/pixelcnn_torch.py --seeds 0 --minigen   # also retrain minigen here
@@ -27,6 +29,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
+from torch.optim import swa_utils  # noqa: E402
 
 from minigen.data import DataLoader, load_digits  # noqa: E402
 from minigen.kernels.masked_conv2d import pixelcnn_mask  # noqa: E402
@@ -81,6 +84,10 @@ def run_torch(name: str, seed: int) -> dict:
     torch.manual_seed(seed)
     model = PixelCNN(cfg["channels"], cfg["layers"], cfg["first_kernel"], cfg["dropout"])
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps) \
+        if cfg["lr_schedule"] == "cosine" else None
+    averaged = swa_utils.AveragedModel(model, multi_avg_fn=swa_utils.get_ema_multi_avg_fn(cfg["ema"])) \
+        if cfg["ema"] > 0 else None
     loader = DataLoader((load_digits("train", binarize="static").images,), batch_size=cfg["batch_size"],
                         shuffle=True, drop_last=True, seed=seed)
     t0, step = time.perf_counter(), 0
@@ -91,10 +98,15 @@ def run_torch(name: str, seed: int) -> dict:
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if schedule is not None:
+                schedule.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             step += 1
             if step == steps:
                 break
     seconds = time.perf_counter() - t0
+    model = averaged.module if averaged is not None else model  # the run's result, as minigen's trainer
     model.eval()
     with torch.no_grad():
         lp = model.log_prob(torch.from_numpy(load_digits("test", binarize="static").images))

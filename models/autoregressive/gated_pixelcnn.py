@@ -79,8 +79,8 @@ class GatedPixelCNN(PixelModel):
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, channels: int = 32,
                  layers: int = 5, first_kernel: int = 7, class_conditional: bool = False,
                  likelihood: str = "bernoulli", levels: int = 2, binarize: str = "static",
-                 event_shape: tuple | None = None):
-        super().__init__(data, lr, batch_size, likelihood, levels, binarize, event_shape)
+                 event_shape: tuple | None = None, ema: float = 0.0, lr_schedule: str = "constant"):
+        super().__init__(data, lr, batch_size, likelihood, levels, binarize, event_shape, ema, lr_schedule)
         if self.colors != 1:
             raise ValueError(f"gated-pixelcnn: one colour channel only, got images of shape {self.event_shape}")
         self.conditional = bool(class_conditional)
@@ -95,7 +95,8 @@ class GatedPixelCNN(PixelModel):
     @classmethod
     def default_config(cls, data: str) -> dict:
         return {"lr": 1e-3, "batch_size": 64, "channels": 32, "layers": 5, "first_kernel": 7,
-                "class_conditional": False, "likelihood": "bernoulli", "levels": 2, "binarize": "static"}
+                "class_conditional": False, "likelihood": "bernoulli", "levels": 2, "binarize": "static",
+                **PixelModel.TRAINING_DEFAULTS}
 
     def network(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         v = h = x

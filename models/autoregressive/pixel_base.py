@@ -21,7 +21,7 @@ import numpy as np
 
 import minigen as mg
 import minigen.functional as F
-from minigen import backend
+from minigen import backend, optim
 from minigen.autograd import Tensor
 
 from .baselines import AutoregressiveModel
@@ -34,8 +34,14 @@ class PixelModel(AutoregressiveModel):
     has_fast_sampler = True  # False: sample and complete always rerun the whole network (fast= is ignored)
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, likelihood: str =
-                 "bernoulli", levels: int = 2, binarize: str = "static", event_shape: tuple | None = None):
+                 "bernoulli", levels: int = 2, binarize: str = "static", event_shape: tuple | None = None,
+                 ema: float = 0.0, lr_schedule: str = "constant"):
         super().__init__(data, lr, batch_size, event_shape)
+        if not 0.0 <= ema < 1.0:
+            raise ValueError(f"{self.name}: ema must be in [0, 1) (0: evaluate the trained weights), got {ema}")
+        if lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"{self.name}: lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+        self.ema, self.lr_schedule = float(ema), lr_schedule
         if likelihood not in ("bernoulli", "categorical"):
             raise ValueError(f"{self.name}: likelihood must be 'bernoulli' or 'categorical', got {likelihood!r}")
         if likelihood == "bernoulli" and levels != 2:
@@ -49,6 +55,22 @@ class PixelModel(AutoregressiveModel):
         self.value_range = (0.0, float(levels - 1))
         self.colors, self.height, self.width = self.event_shape
         self.outputs = 1 if likelihood == "bernoulli" else self.levels  # K: logits per colour
+
+    TRAINING_DEFAULTS = {"ema": 0.0, "lr_schedule": "constant"}  # in every pixel model's default_config
+
+    # ------------------------------------------------------------------------------------- training
+    def configure_schedulers(self, optimizers: list, steps: int) -> list:
+        """lr_schedule "cosine": lr_t = lr (1 + cos(pi t / steps)) / 2 over the run; "constant": none."""
+        if self.lr_schedule == "constant":
+            return []
+        return [optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps) for opt in optimizers]
+
+    def configure_averaging(self):
+        """ema > 0: the exponential moving average of the weights, theta_bar <- ema theta_bar + (1 - ema)
+        theta after every step (Polyak averaging, as PixelCNN++ evaluates), is the run's result."""
+        if self.ema == 0.0:
+            return None
+        return optim.swa_utils.AveragedModel(self, multi_avg_fn=optim.swa_utils.get_ema_multi_avg_fn(self.ema))
 
     # ----------------------------------------------------------------------------------- likelihood
     def network(self, x: Tensor, y: Tensor | None = None) -> Tensor:

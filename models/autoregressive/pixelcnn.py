@@ -53,8 +53,9 @@ class PixelCNN(PixelModel):
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, channels: int = 64,
                  layers: int = 4, first_kernel: int = 7, dropout: float = 0.0, likelihood: str = "bernoulli",
-                 levels: int = 2, binarize: str = "static", event_shape: tuple | None = None):
-        super().__init__(data, lr, batch_size, likelihood, levels, binarize, event_shape)
+                 levels: int = 2, binarize: str = "static", event_shape: tuple | None = None, ema: float = 0.0,
+                 lr_schedule: str = "constant"):
+        super().__init__(data, lr, batch_size, likelihood, levels, binarize, event_shape, ema, lr_schedule)
         c = self.colors
         if channels % (2 * c):
             raise ValueError(f"pixelcnn: channels must be a multiple of 2 x colours = {2 * c}, got {channels}")
@@ -67,7 +68,7 @@ class PixelCNN(PixelModel):
     @classmethod
     def default_config(cls, data: str) -> dict:
         return {"lr": 1e-3, "batch_size": 64, "channels": 64, "layers": 4, "first_kernel": 7, "dropout": 0.0,
-                "likelihood": "bernoulli", "levels": 2, "binarize": "static"}
+                "likelihood": "bernoulli", "levels": 2, "binarize": "static", **PixelModel.TRAINING_DEFAULTS}
 
     def network(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         h = self.first(x)

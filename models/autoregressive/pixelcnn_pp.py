@@ -103,8 +103,9 @@ class PixelCNNPlusPlus(PixelModel):
     has_fast_sampler = False
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, channels: int = 16,
-                 resnets: int = 1, components: int = 5, dropout: float = 0.0, event_shape: tuple | None = None):
-        super().__init__(data, lr, batch_size, "categorical", 17, "static", event_shape)
+                 resnets: int = 1, components: int = 5, dropout: float = 0.0, event_shape: tuple | None = None,
+                 ema: float = 0.0, lr_schedule: str = "constant"):
+        super().__init__(data, lr, batch_size, "categorical", 17, "static", event_shape, ema, lr_schedule)
         if self.colors != 1:
             raise ValueError(f"pixelcnn-pp: one colour channel only, got images of shape {self.event_shape}")
         self.likelihood, self.components, self.outputs = "logistic_mixture", int(components), 3 * int(components)
@@ -124,7 +125,8 @@ class PixelCNNPlusPlus(PixelModel):
 
     @classmethod
     def default_config(cls, data: str) -> dict:
-        return {"lr": 1e-3, "batch_size": 64, "channels": 16, "resnets": 1, "components": 5, "dropout": 0.0}
+        return {"lr": 1e-3, "batch_size": 64, "channels": 16, "resnets": 1, "components": 5, "dropout": 0.0,
+                **PixelModel.TRAINING_DEFAULTS}
 
     def network(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The mixture parameters (B, 3K, H, W) from x scaled to [-1, 1]."""

@@ -116,8 +116,8 @@ class PixelRNN(PixelModel):
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, channels: int = 32,
                  layers: int = 2, first_kernel: int = 7, likelihood: str = "bernoulli", levels: int = 2, binarize: str = "static",
-                 event_shape: tuple | None = None):
-        super().__init__(data, lr, batch_size, likelihood, levels, binarize, event_shape)
+                 event_shape: tuple | None = None, ema: float = 0.0, lr_schedule: str = "constant"):
+        super().__init__(data, lr, batch_size, likelihood, levels, binarize, event_shape, ema, lr_schedule)
         if self.colors != 1 or channels % 2:
             raise ValueError(f"{self.name}: one colour and an even number of channels, got images "
                              f"{self.event_shape} and channels={channels}")
@@ -131,7 +131,7 @@ class PixelRNN(PixelModel):
     @classmethod
     def default_config(cls, data: str) -> dict:
         return {"lr": 1e-3, "batch_size": 64, "channels": 32, "layers": 2, "first_kernel": 7, "likelihood": "bernoulli",
-                "levels": 2, "binarize": "static"}
+                "levels": 2, "binarize": "static", **PixelModel.TRAINING_DEFAULTS}
 
     def network(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         v = self.first(x)

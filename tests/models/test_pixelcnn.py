@@ -109,6 +109,29 @@ def test_bad_options_are_clear_errors():
         models.create("pixelcnn", levels=17)
     with pytest.raises(ValueError, match="multiple of 2"):
         models.create("pixelcnn", channels=7)
+    with pytest.raises(ValueError, match="ema must be in"):
+        models.create("pixelcnn", ema=1.0)
+    with pytest.raises(ValueError, match="lr_schedule must be"):
+        models.create("gated-pixelcnn", lr_schedule="linear")
+
+
+@pytest.mark.parametrize("name", ["pixelcnn", "gated-pixelcnn", "pixelrnn-diag", "pixelcnn-pp"])
+def test_ema_and_cosine_schedule_reach_the_trainer(name, tmp_path):
+    """ema > 0 gives the trainer an EMA of the weights (the run's result), "cosine" a cosine schedule to 0."""
+    from minigen import optim, trainer
+
+    mg.manual_seed(0)
+    plain = trainer.Training(models.create(name), 2, str(tmp_path / "plain"))
+    assert (plain.averaged, plain.schedulers) == (None, [])
+    model = models.create(name, ema=0.9, lr_schedule="cosine")
+    run = trainer.Training(model, 2, str(tmp_path / "ema"))
+    assert isinstance(run.averaged, optim.swa_utils.AveragedModel)
+    (schedule,) = run.schedulers
+    assert isinstance(schedule, optim.lr_scheduler.CosineAnnealingLR) and schedule.T_max == 2
+    run.run(progress=False)
+    assert run.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    for p, a in zip(model.parameters(), run.averaged.module.parameters()):
+        np.testing.assert_array_equal(p.numpy(), a.numpy())  # the model now holds the averages
 
 
 # ----------------------------------------------------------------------------------------- sampling
