@@ -7,7 +7,7 @@ layer l applies the gated unit to 2p pre-activations split into halves (f, g):
 
     v_l = tanh(f_v) * sigmoid(g_v),      [f_v, g_v] = W_v * v_{l-1} + V_v e(y)
     u_l = tanh(f_h) * sigmoid(g_h),      [f_h, g_h] = W_h * h_{l-1} + W_link [f_v, g_v] + V_h e(y)
-    h_l = h_{l-1} + W_out u_l            (a residual connection; layer 0 has no h_{-1})
+    h_l = h_{l-1} + W_out dropout(u_l)   (a residual connection; layer 0 has no h_{-1})
     logits = 1x1(relu(1x1(relu(h_L))))   a sigmoid per pixel (binary) or a softmax over L levels
 
 where * is a masked convolution: W_v masks "V_A" (rows strictly above) in layer 0 and "V_B" (rows above
@@ -19,7 +19,8 @@ the same position leaks nothing, and h at (i, j) reaches every earlier pixel of 
 Deviations, and why: the paper implements the vertical stack with (k//2 + 1) x k kernels and shifts it
 down one row before the link; masks V_A/V_B on k x k kernels give the same dependency structure without
 the shift (the fast sampler then reads v at the current row). Layer 0 uses a `first_kernel` x
-`first_kernel` kernel, later ones 3x3, `channels` = p small for 8x8 digits; one colour only (the R -> G ->
+`first_kernel` kernel, later ones 3x3, `channels` = p small for 8x8 digits; optional dropout on u_l
+before W_out (as PixelCNN's residual blocks; 1,297 training digits overfit); one colour only (the R -> G ->
 B groups are PixelCNN's, models/autoregressive/pixelcnn.py).
 
 Fast sampling: at the start of row i the whole vertical stack of row i is computed (it needs rows < i
@@ -48,9 +49,11 @@ def gate(pre):
 class GatedLayer(nn.Module):
     """One layer of both stacks: (v, h) -> (v', h')."""
 
-    def __init__(self, in_channels: int, channels: int, kernel: int, first: bool, num_classes: int | None):
+    def __init__(self, in_channels: int, channels: int, kernel: int, first: bool, num_classes: int | None,
+                 dropout: float = 0.0):
         super().__init__()
         self.first = first
+        self.dropout = nn.Dropout(dropout)
         self.vertical = StackConv2d(in_channels, 2 * channels, kernel, "V_A" if first else "V_B")
         self.horizontal = StackConv2d(in_channels, 2 * channels, kernel, "H_A" if first else "H_B")
         self.link = nn.Conv2d(2 * channels, 2 * channels, 1)
@@ -69,7 +72,7 @@ class GatedLayer(nn.Module):
         bias_v, bias_h = self.condition(y)
         pre_v = self.vertical(v) + bias_v
         u = gate(self.horizontal(h) + self.link(pre_v) + bias_h)
-        out = self.out(u)
+        out = self.out(self.dropout(u))
         return gate(pre_v), out if self.first else h + out
 
 
@@ -77,7 +80,7 @@ class GatedPixelCNN(PixelModel):
     """`layers` gated layers of vertical and horizontal stacks, optionally conditioned on the class."""
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, channels: int = 32,
-                 layers: int = 5, first_kernel: int = 7, class_conditional: bool = False,
+                 layers: int = 5, first_kernel: int = 7, class_conditional: bool = False, dropout: float = 0.0,
                  likelihood: str = "bernoulli", levels: int = 2, binarize: str = "static",
                  event_shape: tuple | None = None, ema: float = 0.0, lr_schedule: str = "constant"):
         super().__init__(data, lr, batch_size, likelihood, levels, binarize, event_shape, ema, lr_schedule)
@@ -87,7 +90,7 @@ class GatedPixelCNN(PixelModel):
         self.channels = int(channels)
         classes = self.num_classes if self.conditional else None
         self.stack = nn.ModuleList([GatedLayer(1 if l == 0 else channels, channels,
-                                               first_kernel if l == 0 else 3, l == 0, classes)
+                                               first_kernel if l == 0 else 3, l == 0, classes, dropout)
                                     for l in range(layers)])
         self.head = nn.Conv2d(channels, channels, 1)
         self.logits = nn.Conv2d(channels, self.outputs, 1)
@@ -95,7 +98,7 @@ class GatedPixelCNN(PixelModel):
     @classmethod
     def default_config(cls, data: str) -> dict:
         return {"lr": 1e-3, "batch_size": 64, "channels": 32, "layers": 5, "first_kernel": 7,
-                "class_conditional": False, "likelihood": "bernoulli", "levels": 2, "binarize": "static",
+                "class_conditional": False, "dropout": 0.0, "likelihood": "bernoulli", "levels": 2, "binarize": "static",
                 **PixelModel.TRAINING_DEFAULTS}
 
     def network(self, x: Tensor, y: Tensor | None = None) -> Tensor:

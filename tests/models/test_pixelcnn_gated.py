@@ -91,3 +91,21 @@ def test_conditional_training_lowers_the_loss():
         last = model.train_step(batch, opt, step)["loss"]
     assert last < first - 3.0
     assert model.num_params() < model.num_parameters()  # masked-out taps are not counted
+
+
+def test_dropout_acts_in_training_only_and_keeps_the_samplers_equal():
+    model = randomize(GatedPixelCNN(event_shape=(1, 4, 4), channels=4, layers=3, dropout=0.5), seed=2, scale=0.5)
+    x = random_images(model, 6)
+    model.train()
+    mg.manual_seed(0)
+    a = model.log_prob(x).numpy()
+    b = model.log_prob(x).numpy()
+    assert not np.allclose(a, b)  # a fresh dropout mask each pass
+    with model.evaluating():
+        np.testing.assert_array_equal(model.log_prob(x).numpy(), model.log_prob(x).numpy())
+        assert not (model.dependence(x) & ~earlier(model)).any()  # still autoregressive
+    samples = []
+    for fast in (False, True):
+        mg.manual_seed(5)
+        samples.append(model.sample(6, fast=fast).numpy())
+    np.testing.assert_array_equal(*samples)
