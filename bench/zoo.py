@@ -99,9 +99,11 @@ ZOO_RUNS: dict[str, list] = {
     # cyclegan@id2: identity weight 2 (valid class_acc 0.853 but domain_acc 0.61, against 0.797 / 0.72 with 1)
     "cyclegan": [_run(2000, "digit-domains", batch_size=32, identity_weight=1.0),
                  {**_run(2000, "digit-domains", batch_size=32, identity_weight=2.0), "tag": "id2"}],
-    # stargan: the identity loss (id_weight) lifted valid class_acc 0.28 -> 0.43; ResNet generator no better
+    # stargan: the identity loss (id_weight) lifted valid class_acc 0.28 -> 0.43; ResNet generator no better;
+    # session 4: cond_norm + input_skip=gain fixed inverted (valid 0.42 -> 0.58), cls_weight 5 kept domain_acc
     # stargan@plain: the four style domains only (no inverted, rotated), 1000 steps as its valid pilot
-    "stargan": [_run(2000, "digit-domains", lr=2e-4, n_critic=2, id_weight=10.0),
+    "stargan": [_run(2000, "digit-domains", lr=2e-4, n_critic=2, id_weight=10.0, cond_norm=True, input_skip="gain",
+                     cls_weight=5.0),
                 {**_run(1000, "digit-domains", lr=2e-4, n_critic=2, id_weight=10.0,
                         domains=["digit", "thick", "thin", "slanted"]), "tag": "plain"}],
     "wavenet": [_run(1200, "tones", window=512)],

@@ -26,7 +26,24 @@ the valid pilots (class_acc 0.417 against the U-Net's 0.418 at 1000 steps, both 
 loss is added because without it the generator redraws even the plain domains as a few template digits (valid
 class_acc 0.00 from digit to thick, thin or slanted after 600 steps; 0.85-0.96 with lambda_id = 10). It does not
 rescue inverted and rotated targets or sources (class_acc near 0 and 0.2 there: the cycle is closed through
-another digit, a class permutation the adversarial and cycle losses cannot tell from the identity). Batch norm
+another digit, a class permutation the adversarial and cycle losses cannot tell from the identity).
+
+Two generator options (session 4; both on in the zoo run, off by default), chosen on valid pilots of 1000 steps:
+- `cond_norm`: conditional normalization as in StarGAN v2's AdaIN, with a learned table for the style network:
+  every U-Net level is scaled and shifted per target domain (translation_nets.DomainAffine), besides the
+  one-hot input channels. Alone it changed nothing (valid class_acc 0.420 against 0.418; inverted still 0.02).
+- `input_skip="gain"`: G(x, c) = sigmoid(U(x, c) + 4 g_{c',c} (2x - 1)), one learned gain g = tanh(25 w) per
+  (source c', target c) pair, w = 0 at the start. Inverting is then one sign flip (g = -1 gives ~1 - x), which
+  gradient descent finds: valid class_acc into and out of inverted rose from 0.00-0.03 to 0.7-1.0, overall
+  0.42 -> 0.58. G now reads the source domain: in training the known c' (L_rec: G(G(x, c), c') has source c),
+  in translate() and the metrics D_cls's reading of the input (source_domains), so nothing outside the model
+  is told. The gains must start at 0 and move fast: started at 0.25, or moved at rate 1, the U-Net settled on the
+  permutation first (inverted 0.02). A per-pair 64 x 64 linear pixel map in place of the gain (which could
+  express the rotation) drew templates instead (valid class_acc 0.13 at 500 steps) and was dropped.
+  With the skip, copying is easy and valid domain_acc fell to 0.63; lambda_cls = 5 (the zoo run) restores
+  it (0.89 at 2000 steps, class_acc 0.65; lambda_cls = 3: 0.85 / 0.645 at 1000 steps).
+Rotated stays wrong with every setting (valid class_acc 0.1-0.36 into or out of it): the rotation is a
+geometric change no path of this generator makes easy, so the cycle again closes through other digits. Batch norm
 in G (an instance norm of the 1x1 bottleneck is zero) and none in D (the penalty is per example); D's trunk is
 the PatchGAN's (6x6 patches) and D_cls a 3x3 convolution over its 3x3 map. Training data is unpaired (each
 train digit in one domain only, digit k in domain k mod D); the test split gives every digit in every domain,
@@ -63,12 +80,13 @@ class StarGAN(TranslationGAN):
     def default_config(cls, data: str) -> dict:
         return {"lr": 1e-4, "batch_size": 32, "n_critic": 5, "domains": list(DEFAULT_DOMAINS), "cls_weight": 1.0,
                 "rec_weight": 10.0, "id_weight": 0.0, "gp_weight": 10.0, "channels": [32, 64, 64], "d_channels": 32,
-                "dropout": 0.0, "generator": "unet", "blocks": 6}
+                "dropout": 0.0, "generator": "unet", "blocks": 6, "cond_norm": False, "input_skip": "none"}
 
     def __init__(self, data: str = "digit-domains", lr: float = 1e-4, batch_size: int = 32, n_critic: int = 5,
                  domains=tuple(DEFAULT_DOMAINS), cls_weight: float = 1.0, rec_weight: float = 10.0,
                  id_weight: float = 0.0, gp_weight: float = 10.0, channels=(32, 64, 64), d_channels: int = 32,
-                 dropout: float = 0.0, generator: str = "unet", blocks: int = 6):
+                 dropout: float = 0.0, generator: str = "unet", blocks: int = 6, cond_norm: bool = False,
+                 input_skip: str = "none"):
         super().__init__(data, lr, batch_size, n_critic=n_critic)
         self.domains = tuple(domains)
         if len(self.domains) < 2:
@@ -78,7 +96,11 @@ class StarGAN(TranslationGAN):
         self.cls_weight, self.rec_weight, self.gp_weight = cls_weight, rec_weight, gp_weight
         self.id_weight = id_weight
         d = len(self.domains)
-        self.generator = translation_generator(self.name, generator, 1 + d, channels, dropout, blocks)
+        self.cond_norm, self.input_skip = bool(cond_norm), input_skip
+        if input_skip != "none" and not cond_norm:
+            raise ValueError(f"{self.name}: input_skip needs cond_norm (the conditional U-Net)")
+        self.generator = translation_generator(self.name, generator, 1 + d, channels, dropout, blocks,
+                                               d if self.cond_norm else 0, input_skip)
         self.discriminator = PatchGAN(1, d_channels, norm=False)
         self.classifier = nn.Conv2d(2 * d_channels, d, 3)
 
@@ -95,11 +117,27 @@ class StarGAN(TranslationGAN):
             values = np.array([self.domains.index(v) for v in values])
         return np.broadcast_to(values.astype(np.int64), (n,)).copy()
 
-    def generate(self, x: mg.Tensor, c: np.ndarray) -> mg.Tensor:
-        """G(x, c) for domain indices c (n,): the one-hot of c tiled over the 8x8 pixels, stacked on x."""
-        onehot = np.zeros((x.shape[0], len(self.domains), 8, 8), np.float32)
+    def generate(self, x: mg.Tensor, c: np.ndarray, source: np.ndarray | None = None) -> mg.Tensor:
+        """G(x, c) for domain indices c (n,): the one-hot of c tiled over the 8x8 pixels, stacked on x; with
+        cond_norm also the one-hot c itself, with an input_skip the (source, target) pairs, the source domains of x
+        given or else read by the critic's domain classifier (source_domains)."""
+        d = len(self.domains)
+        onehot = np.zeros((x.shape[0], d, 8, 8), np.float32)
         onehot[np.arange(x.shape[0]), c] = 1.0
-        return self.generator(mg.cat([x, mg.tensor(onehot, device=self.device)], axis=1))
+        h = mg.cat([x, mg.tensor(onehot, device=self.device)], axis=1)
+        if not self.cond_norm:
+            return self.generator(h)
+        if self.input_skip == "none":
+            return self.generator(h, mg.tensor(onehot[:, :, 0, 0], device=self.device))
+        source = self.source_domains(x) if source is None else np.asarray(source)
+        pair = np.zeros((x.shape[0], d * d), np.float32)
+        pair[np.arange(x.shape[0]), source * d + np.asarray(c)] = 1.0
+        return self.generator(h, mg.tensor(onehot[:, :, 0, 0], device=self.device), mg.tensor(pair, device=self.device))
+
+    def source_domains(self, x: mg.Tensor) -> np.ndarray:
+        """The domain of each image of x as D_cls reads it (argmax of its logits), for the input skip at test time."""
+        with mg.no_grad():
+            return self.critic_and_classes(x.detach())[1].numpy().argmax(1)
 
     def translate(self, x: mg.Tensor, domain=None) -> mg.Tensor:
         return self.generate(x, self.domain_index(domain, x.shape[0]))
@@ -133,7 +171,7 @@ class StarGAN(TranslationGAN):
     def critic_step(self, x: mg.Tensor, c_real: np.ndarray, opt_d) -> dict:
         """D: -D_src(x) + D_src(G(x, c)) + lambda_cls CE(D_cls(x), c') + lambda_gp L_gp."""
         with mg.no_grad():
-            fake = self.generate(x, self.random_domains(x.shape[0]))
+            fake = self.generate(x, self.random_domains(x.shape[0]), c_real)
         src_real, cls_real = self.critic_and_classes(x)
         src_fake, _ = self.critic_and_classes(fake)
         adv = discriminator_loss(self.loss_kind, src_real.reshape(-1), src_fake.reshape(-1))
@@ -150,11 +188,11 @@ class StarGAN(TranslationGAN):
         + lambda_id |x - G(x, c')|."""
         c = self.random_domains(x.shape[0])
         with frozen(self.discriminator), frozen(self.classifier):
-            fake = self.generate(x, c)
+            fake = self.generate(x, c, c_real)
             src_fake, cls_fake = self.critic_and_classes(fake)
             adv = generator_loss(self.loss_kind, src_fake.reshape(-1))
             cls = F.cross_entropy(cls_fake, mg.tensor(c, device=self.device))
-            rec = reconstruction_loss(x, self.generate(fake, c_real), "l1")
+            rec = reconstruction_loss(x, self.generate(fake, c_real, c), "l1")
             loss = adv + self.cls_weight * cls + self.rec_weight * rec
             if self.id_weight:
                 loss = loss + self.id_weight * self.identity_loss(x, c_real)
@@ -167,7 +205,7 @@ class StarGAN(TranslationGAN):
 
     def identity_loss(self, x: mg.Tensor, c_real: np.ndarray) -> mg.Tensor:
         """L_id = |x - G(x, c')|, c' the domain x is in (module docstring; not in the paper)."""
-        return reconstruction_loss(x, self.generate(x, c_real), "l1")
+        return reconstruction_loss(x, self.generate(x, c_real, c_real), "l1")
 
     def train_step(self, batch, optimizers: list, step: int) -> dict:
         """n_critic critic updates (one per minibatch of the batch), then one generator update."""

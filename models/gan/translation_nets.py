@@ -24,11 +24,17 @@ start + i J .. start + i J + r - 1 (clipped), J = prod s_l the jump, start = -su
 """
 from __future__ import annotations
 
+import numpy as np
+
 import minigen as mg
 from minigen import nn
 
 UNET_LAYER = (4, 2, 1)  # (kernel, stride, padding) of every U-Net conv and transposed conv
 PATCH_LAYERS = ((4, 2, 1), (2, 1, 0), (1, 1, 0))
+GATE_SCALE = 4.0  # the input skip adds 4 g (2x - 1) to the logits: sigmoid(+-4) = 0.98 / 0.02 at g = +-1
+GAIN_RATE = 25.0  # g = tanh(25 w), 0 at the start: Adam moves w by about lr a step, so g reaches +-1 in a few
+#                   hundred steps (at rate 1 it had moved by 0.05 after 500 steps, when the U-Net had settled)
+SKIPS = ("none", "gain")
 
 
 def receptive_field(layers) -> tuple[int, int, int]:
@@ -53,38 +59,85 @@ def transposed_support(i: int, layers, size: int) -> tuple[int, int]:
     return max(lo, 0), min(hi, size - 1)
 
 
-class UNet(nn.Module):
-    """The pix2pix U-Net for 8x8 images (module docstring); `encode` gives the skips, `decode` uses them."""
+class DomainAffine(nn.Module):
+    """h * gamma[c] + beta[c] per channel, one (gamma, beta) row per domain, picked by the one-hot c (n, D):
+    the domain-dependent scale and shift of conditional normalization (StarGAN v2's AdaIN with a learned
+    table instead of a style network). gamma starts at 1 and beta at 0, so every domain starts as the identity."""
 
-    def __init__(self, in_channels: int, out_channels: int = 1, channels=(32, 64, 64), dropout: float = 0.5):
+    def __init__(self, channels: int, domains: int):
+        super().__init__()
+        self.gamma = nn.Parameter(np.ones((domains, channels), np.float32))
+        self.beta = nn.Parameter(np.zeros((domains, channels), np.float32))
+
+    def forward(self, h: mg.Tensor, c: mg.Tensor) -> mg.Tensor:
+        shape = (h.shape[0], h.shape[1]) + (1,) * (h.ndim - 2)
+        return h * (c @ self.gamma).reshape(shape) + (c @ self.beta).reshape(shape)
+
+
+class UNet(nn.Module):
+    """The pix2pix U-Net for 8x8 images (module docstring); `encode` gives the skips, `decode` uses them.
+    `domains=D > 0` makes it conditional (StarGAN's `cond_norm`): every batch norm loses its own affine and is
+    followed by a DomainAffine, and e1 and e3 (no norm there) get a DomainAffine too; forward(x, c) then takes
+    the one-hot target domains c (n, D), so each domain scales and shifts every level, skips included.
+    `input_skip="gain"` (with domains) adds a learned per-(source, target) multiple of the centred input to the
+    output logits (forward's docstring): a path on which inverting the image is one sign flip."""
+
+    def __init__(self, in_channels: int, out_channels: int = 1, channels=(32, 64, 64), dropout: float = 0.5,
+                 domains: int = 0, input_skip: str = "none"):
         super().__init__()
         c1, c2, c3 = channels
         k, s, p = UNET_LAYER
+        affine = not domains
         self.down = nn.ModuleList([nn.Conv2d(in_channels, c1, k, s, p), nn.Conv2d(c1, c2, k, s, p),
                                    nn.Conv2d(c2, c3, k, s, p)])
-        self.down_norm = nn.BatchNorm2d(c2)
+        self.down_norm = nn.BatchNorm2d(c2, affine=affine)
         self.up = nn.ModuleList([nn.ConvTranspose2d(c3, c2, k, s, p), nn.ConvTranspose2d(2 * c2, c1, k, s, p),
                                  nn.ConvTranspose2d(2 * c1, out_channels, k, s, p)])
-        self.up_norm = nn.ModuleList([nn.BatchNorm2d(c2), nn.BatchNorm2d(c1)])
+        self.up_norm = nn.ModuleList([nn.BatchNorm2d(c2, affine=affine), nn.BatchNorm2d(c1, affine=affine)])
         self.drop = nn.Dropout(dropout)
         self.lrelu, self.relu = nn.LeakyReLU(0.2), nn.ReLU()
+        self.domains = int(domains)
+        if domains:  # e1, e2, e3, d3, d2
+            self.film = nn.ModuleList([DomainAffine(ch, domains) for ch in (c1, c2, c3, c2, c1)])
+        if input_skip not in SKIPS:
+            raise ValueError(f"UNet: input_skip must be one of {SKIPS}, got {input_skip!r}")
+        self.input_skip = input_skip
+        if input_skip != "none":  # one gain per (source, target) pair, zero at the start
+            if not domains:
+                raise ValueError("UNet: input_skip needs domains > 0 (it is per pair of domains)")
+            self.pair_skip = nn.Parameter(np.zeros((domains * domains, 1), np.float32))
 
-    def encode(self, x: mg.Tensor) -> list:
+    def _mod(self, i: int, h: mg.Tensor, c) -> mg.Tensor:
+        return self.film[i](h, c) if self.domains else h
+
+    def encode(self, x: mg.Tensor, c=None) -> list:
         """[e1 (c1, 4, 4), e2 (c2, 2, 2), e3 (c3, 1, 1)]."""
-        e1 = self.down[0](x)
-        e2 = self.down_norm(self.down[1](self.lrelu(e1)))
-        e3 = self.down[2](self.lrelu(e2))
+        e1 = self._mod(0, self.down[0](x), c)
+        e2 = self._mod(1, self.down_norm(self.down[1](self.lrelu(e1))), c)
+        e3 = self._mod(2, self.down[2](self.lrelu(e2)), c)
         return [e1, e2, e3]
 
-    def decode(self, skips: list) -> mg.Tensor:
+    def decode(self, skips: list, c=None) -> mg.Tensor:
         """The pre-sigmoid output (out, 8, 8) from the encoder's [e1, e2, e3]."""
         e1, e2, e3 = skips
-        d3 = self.drop(self.up_norm[0](self.up[0](self.relu(e3))))
-        d2 = self.drop(self.up_norm[1](self.up[1](self.relu(mg.cat([d3, e2], axis=1)))))
+        d3 = self.drop(self._mod(3, self.up_norm[0](self.up[0](self.relu(e3))), c))
+        d2 = self.drop(self._mod(4, self.up_norm[1](self.up[1](self.relu(mg.cat([d3, e2], axis=1)))), c))
         return self.up[2](self.relu(mg.cat([d2, e1], axis=1)))
 
-    def forward(self, x: mg.Tensor) -> mg.Tensor:
-        return mg.sigmoid(self.decode(self.encode(x)))
+    def forward(self, x: mg.Tensor, c=None, pair=None) -> mg.Tensor:
+        """sigmoid(U-Net(x)); conditional: c the one-hot target domains (n, D). With an input skip, pair is the
+        one-hot (source, target) pairs (n, D * D), index source * D + target, and the logits gain
+        GATE_SCALE * g * (2 x - 1), x the image channel, g = tanh(GAIN_RATE w[pair]) one learned number per pair
+        (g = -1 is the inversion 1 - x, g = 1 a copy)."""
+        if self.domains and c is None:
+            raise TypeError(f"UNet with {self.domains} domains: forward(x, c) needs the one-hot target domains c")
+        logits = self.decode(self.encode(x, c), c)
+        if self.input_skip == "none":
+            return mg.sigmoid(logits)
+        if pair is None:
+            raise TypeError("UNet with an input skip: forward(x, c, pair) needs the one-hot (source, target) pairs")
+        gain = mg.tanh(GAIN_RATE * (pair @ self.pair_skip)).reshape(x.shape[0], 1, 1, 1)
+        return mg.sigmoid(logits + GATE_SCALE * gain * (2.0 * x[:, :1] - 1.0))
 
 
 class PatchGAN(nn.Module):
@@ -143,11 +196,14 @@ class ResNetGenerator(nn.Module):
         return mg.sigmoid(self.net(x))
 
 
-def translation_generator(owner: str, kind: str, in_channels: int, channels, dropout: float, blocks: int):
-    """The generator a model's `generator` option names: "unet" (UNet with `channels` per level) or "resnet"
-    (ResNetGenerator with channels[0] and `blocks`)."""
+def translation_generator(owner: str, kind: str, in_channels: int, channels, dropout: float, blocks: int,
+                          domains: int = 0, input_skip: str = "none"):
+    """The generator a model's `generator` option names: "unet" (UNet with `channels` per level; conditional on
+    `domains` target domains when > 0) or "resnet" (ResNetGenerator with channels[0] and `blocks`)."""
     if kind == "unet":
-        return UNet(in_channels, 1, tuple(channels), dropout)
+        return UNet(in_channels, 1, tuple(channels), dropout, domains, input_skip)
+    if domains or input_skip != "none":
+        raise ValueError(f"{owner}: cond_norm and input_skip are built for generator='unet' only")
     if kind == "resnet":
         return ResNetGenerator(in_channels, 1, int(channels[0]), blocks)
     raise ValueError(f"{owner}: generator must be 'unet' or 'resnet', got {kind!r}")

@@ -196,3 +196,36 @@ def test_resnet_generator_option(name):
     assert out.shape == (4, 1, 8, 8) and 0.0 < out.numpy().min() and out.numpy().max() < 1.0
     with pytest.raises(ValueError, match="generator must be"):
         tiny(name, generator="vgg")
+
+
+def test_stargan_cond_norm_conditions_every_level_on_the_target_domain():
+    model = tiny("stargan", cond_norm=True)
+    assert len(model.generator.film) == 5
+    x = model.eval_batch("test")[0][:6]
+    before = model.translate_numpy(x.numpy(), "thick")
+    other = model.translate_numpy(x.numpy(), "thin")
+    t = model.domains.index("thick")
+    model.generator.film[0].beta.data = model.generator.film[0].beta.data.copy()
+    model.generator.film[0].beta.data[t] += 1.0  # only the target "thick" is shifted
+    assert np.abs(model.translate_numpy(x.numpy(), "thick") - before).max() > 1e-3
+    np.testing.assert_array_equal(model.translate_numpy(x.numpy(), "thin"), other)
+    with pytest.raises(ValueError, match="built for generator=.unet. only"):
+        tiny("stargan", cond_norm=True, generator="resnet")
+    with pytest.raises(ValueError, match="input_skip needs cond_norm"):
+        tiny("stargan", input_skip="gain")
+
+
+def test_stargan_input_skip_uses_the_source_domain_that_its_critic_reads():
+    model = tiny("stargan", cond_norm=True, input_skip="gain")
+    x = model.eval_batch("test")[0][:6]
+    d = len(model.domains)
+    model.generator.pair_skip.data = np.zeros((d * d, 1), np.float32)
+    model.generator.pair_skip.data[0 * d + 4] = -1.0  # the pair (digit -> rotated) inverts hard
+    model.eval()
+    as_digit = model.generate(x, np.full(6, 4), np.zeros(6, np.int64)).numpy()
+    as_thick = model.generate(x, np.full(6, 4), np.ones(6, np.int64)).numpy()
+    assert np.abs(as_digit - as_thick).max() > 0.1  # only the digit source's pair changed
+    read = model.source_domains(x)
+    assert read.shape == (6,) and read.dtype.kind == "i"
+    np.testing.assert_array_equal(model.translate_numpy(x.numpy(), 4), model.generate(x, np.full(6, 4), read).numpy())
+

@@ -105,3 +105,64 @@ def test_residual_block_is_the_identity_when_its_last_norm_is_zero_and_the_gener
     x = mg.randn(1, 1, 8, 8, requires_grad=True)
     net(x)[0, 0, 0, 0].backward()
     assert support(x.grad).all()
+
+
+def test_domain_affine_scales_and_shifts_by_each_images_domain_and_trains_only_its_row():
+    from minigen.models.gan.translation_nets import DomainAffine
+
+    mg.manual_seed(0)
+    film = DomainAffine(3, domains=4)
+    film.gamma.data = np.arange(12, dtype=np.float32).reshape(4, 3) - 5.0
+    film.beta.data = np.arange(12, dtype=np.float32).reshape(4, 3) * 0.5
+    h = mg.randn(2, 3, 2, 2)
+    c = mg.tensor(np.eye(4, dtype=np.float32)[[1, 3]])  # image 0 in domain 1, image 1 in domain 3
+    out = film(h, c)
+    want = h.numpy() * film.gamma.numpy()[[1, 3], :, None, None] + film.beta.numpy()[[1, 3], :, None, None]
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-6)
+    out.sum().backward()
+    used = np.abs(film.gamma.grad.numpy()).sum(1) > 0
+    assert used.tolist() == [False, True, False, True]
+    np.testing.assert_allclose(film.beta.grad.numpy()[[1, 3]], 4.0)  # d sum / d beta = the 2x2 pixels
+
+
+def test_conditional_unet_starts_as_the_plain_unet_and_each_domain_only_moves_its_own_images():
+    mg.manual_seed(0)
+    plain = UNet(in_channels=1, channels=(4, 8, 8), dropout=0.0).eval()
+    mg.manual_seed(0)
+    cond = UNet(in_channels=1, channels=(4, 8, 8), dropout=0.0, domains=3).eval()
+    x = mg.randn(3, 1, 8, 8)
+    c = mg.tensor(np.eye(3, dtype=np.float32))  # image i asks for domain i
+    np.testing.assert_allclose(cond(x, c).numpy(), plain(x).numpy(), rtol=1e-5, atol=1e-6)
+    before = cond(x, c).numpy()
+    cond.film[3].gamma.data = cond.film[3].gamma.data.copy()
+    cond.film[3].gamma.data[2] *= -1.0  # domain 2 flips the bottleneck's decoded features
+    after = cond(x, c).numpy()
+    np.testing.assert_array_equal(after[:2], before[:2])
+    assert np.abs(after[2] - before[2]).max() > 1e-3
+    with pytest.raises(TypeError, match="needs the one-hot"):
+        cond(x)
+
+
+def test_gain_skip_adds_its_pairs_gain_times_the_centred_input_to_the_logits():
+    from minigen.models.gan.translation_nets import GAIN_RATE, GATE_SCALE
+
+    mg.manual_seed(0)
+    gated = UNet(in_channels=3, channels=(4, 8, 8), dropout=0.0, domains=2, input_skip="gain").eval()
+    mg.manual_seed(0)
+    plain = UNet(in_channels=3, channels=(4, 8, 8), dropout=0.0, domains=2).eval()
+    w = np.array([0.3, -0.05, 0.0, -0.2], np.float32) / GAIN_RATE  # pairs (0,0), (0,1), (1,0), (1,1)
+    gated.pair_skip.data = w[:, None]
+    x = mg.rand(4, 3, 8, 8)
+    c = mg.tensor(np.eye(2, dtype=np.float32)[[0, 1, 0, 1]])
+    pair = mg.tensor(np.eye(4, dtype=np.float32))  # image i is pair i: sources 0, 0, 1, 1
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    added = logit(gated(x, c, pair).numpy().astype(np.float64)) - logit(plain(x, c).numpy().astype(np.float64))
+    want = GATE_SCALE * np.tanh(GAIN_RATE * w)[:, None, None, None] * (2 * x.numpy()[:, :1] - 1)
+    np.testing.assert_allclose(added, want, atol=1e-4)
+    assert added[2].max() == 0.0  # a zero gain adds nothing
+    with pytest.raises(TypeError, match="needs the one-hot .source, target. pairs"):
+        gated(x, c)
+    with pytest.raises(ValueError, match="input_skip needs domains"):
+        UNet(in_channels=1, input_skip="gain")
+    with pytest.raises(ValueError, match="input_skip must be one of"):
+        UNet(in_channels=1, domains=2, input_skip="rot")
