@@ -6,9 +6,13 @@ draws (so the Monte Carlo noise of the flow posteriors' KL is small), and the di
 taken image by image: mean difference +- its standard error (positive: the flow VAE's bound is tighter).
 
     python bench/flows_vae_paired.py [--runs runs/zoo] [--draws 100]
+    python bench/flows_vae_paired.py --split valid --runs DIR --keys vae,planar-vae@k16   # choosing settings
 
-Reads the zoo's run folders (RUNS/KEY for the keys below, as bench/zoo.py leaves them) and
-writes bench/results/flows_vae_paired.json.
+Reads the zoo's run folders (RUNS/KEY for the keys below, as bench/zoo.py leaves them; a key is the registry
+name, then optionally @ and a tag; "vae" must be among them) and writes bench/results/flows_vae_paired.json
+(test split) or flows_vae_paired_valid.json (`--split valid`: the same comparison on the validation split,
+to choose a flow VAE's options on pilots trained with `minigen train ... --out DIR/KEY`). Entries of keys
+not read this time are kept when the plain VAE's mean bound is the same to 1e-6 nats (the same run).
 """
 from __future__ import annotations
 
@@ -22,8 +26,8 @@ import numpy as np
 import minigen.models as models
 from minigen import backend, run_folder, trainer
 
-KEYS = ("vae", "iaf-vae", "iaf-vae@no-context", "planar-vae", "planar-vae@global")  # zoo keys (run folders)
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "flows_vae_paired.json")
+KEYS = ("vae", "iaf-vae", "iaf-vae@no-context", "planar-vae", "planar-vae@amortized", "planar-vae@global")  # zoo keys (run folders)
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "flows_vae_paired{}.json")
 
 
 def load(folder: str, name: str):
@@ -33,10 +37,10 @@ def load(folder: str, name: str):
     return model.eval()
 
 
-def per_image_elbo(model, draws: int, seed: int = 1234) -> np.ndarray:
-    """Each test image's ELBO averaged over `draws` draws of z (nats)."""
+def per_image_elbo(model, draws: int, seed: int = 1234, split: str = "test") -> np.ndarray:
+    """Each image's ELBO (images of `split`) averaged over `draws` draws of z (nats)."""
     backend.manual_seed(seed)
-    batch = model.eval_batch("test")
+    batch = model.eval_batch(split)
     with model.evaluating():
         return np.mean([model.elbo(batch).numpy().astype(np.float64) for _ in range(draws)], axis=0)
 
@@ -45,19 +49,28 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default="runs/zoo")
     ap.add_argument("--draws", type=int, default=100)
+    ap.add_argument("--split", default="test", choices=("test", "valid"))
+    ap.add_argument("--keys", default=",".join(KEYS), help="comma-separated run folders under --runs")
     args = ap.parse_args()
-    elbo = {key: per_image_elbo(load(os.path.join(args.runs, key), key.split("@")[0]), args.draws)
-            for key in KEYS if os.path.isdir(os.path.join(args.runs, key))}
-    out = {"draws": args.draws, "images": int(len(elbo["vae"]))}
+    elbo = {key: per_image_elbo(load(os.path.join(args.runs, key), key.split("@")[0]), args.draws,
+                                split=args.split)
+            for key in args.keys.split(",") if os.path.isdir(os.path.join(args.runs, key))}
+    path = RESULTS.format("" if args.split == "test" else "_valid")
+    out = json.load(open(path)) if os.path.exists(path) else {}
+    stored = out.get("vae", {}).get(f"{args.split}_elbo")
+    same_vae = stored is not None and abs(stored - float(elbo["vae"].mean())) < 1e-6  # float32 sums' last bits
+    if not same_vae or (out.get("draws"), out.get("images")) != (args.draws, len(elbo["vae"])):
+        out = {}  # earlier entries are kept only when paired with this very VAE run (same bound, same draws)
+    out.update({"split": args.split, "draws": args.draws, "images": int(len(elbo["vae"]))})
     for name, values in elbo.items():
-        out[name] = {"test_elbo": float(values.mean()),
-                     "test_elbo_sem": float(values.std(ddof=1) / math.sqrt(len(values)))}
+        out[name] = {f"{args.split}_elbo": float(values.mean()),
+                     f"{args.split}_elbo_sem": float(values.std(ddof=1) / math.sqrt(len(values)))}
         if name != "vae":
             diff = values - elbo["vae"]
             out[name]["minus_vae"] = float(diff.mean())
             out[name]["minus_vae_sem"] = float(diff.std(ddof=1) / math.sqrt(len(diff)))
     print(json.dumps(out, indent=1))
-    with open(RESULTS, "w") as f:
+    with open(path, "w") as f:
         json.dump(out, f, indent=1)
 
 

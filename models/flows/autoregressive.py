@@ -7,6 +7,9 @@ MAF's layer, in the density direction (data x -> noise u), with [mu, alpha] = MA
 
 one MADE pass for all d (the Jacobian is triangular in the layer's ordering); sampling inverts it one
 coordinate at a time, x_d = u_d exp(alpha_d) + mu_d, D passes. Consecutive layers reverse the ordering.
+Hidden degrees: drawn at random as in MADE (`degrees="random"`), or assigned in turn, unit k of every hidden
+layer getting degree 1 + (k mod (D - 1)) (`degrees="sequential"`, as in MAF's code), so that every degree has
+the same number of units.
 Deviation: alpha = 4 tanh(raw / 4) is bounded (the paper's is not), since ReLU MADEs extrapolate linearly and
 five stacked exp(alpha) overflow float32 a few standard deviations away from the data.
 
@@ -30,23 +33,36 @@ from minigen.ops.elementwise import softplus
 
 from ..autoregressive.made import made_degrees, made_masks
 
-__all__ = ["MaskedNet", "MAFLayer", "IAFLayer"]
+__all__ = ["MaskedNet", "MAFLayer", "IAFLayer", "sequential_degrees"]
 
 ALPHA_BOUND = 4.0  # |alpha| < 4 in MAF's layer: a deviation from the paper's unbounded alpha, for stability
+
+
+def sequential_degrees(dims: int, widths: list[int], order: np.ndarray) -> list:
+    """made_degrees' output with hidden degrees 1, 2, ..., D - 1, 1, 2, ... in turn (0s when D = 1)."""
+    degrees = [np.empty(dims, np.int64)]
+    degrees[0][order] = np.arange(1, dims + 1)
+    for width in widths:
+        degrees.append(np.arange(width) % (dims - 1) + 1 if dims > 1 else np.zeros(width, np.int64))
+    return degrees
 
 
 class MaskedNet(nn.Module):
     """A MADE: `layers` masked ReLU layers of `hidden` units, `outputs` values per dimension, output k * D + d
     depending only on inputs before d in `order` (MADE's degrees, one draw of hidden degrees from `seed`).
     With `context` > 0, an unmasked linear map of a context vector joins the first layer (IAF's h); with
-    `dropout` > 0, dropout on the hidden units in training (the masks, hence the autoregressive property, stay)."""
+    `dropout` > 0, dropout on the hidden units in training (the masks, hence the autoregressive property, stay).
+    `degrees`: "random" (MADE's draw) or "sequential" (sequential_degrees)."""
 
     def __init__(self, dims: int, hidden: int, layers: int, outputs: int, order: np.ndarray, seed: int = 0,
-                 context: int = 0, dropout: float = 0.0):
+                 context: int = 0, dropout: float = 0.0, degrees: str = "random"):
         super().__init__()
         self.dims, self.outputs, self.order = int(dims), int(outputs), np.asarray(order)
         widths = [dims] + [hidden] * layers
-        masks = made_masks(made_degrees(dims, widths[1:], self.order, np.random.default_rng(seed)))
+        if degrees not in ("random", "sequential"):
+            raise ValueError(f"MaskedNet: degrees must be 'random' or 'sequential', got {degrees!r}")
+        masks = made_masks(sequential_degrees(dims, widths[1:], self.order) if degrees == "sequential" else
+                           made_degrees(dims, widths[1:], self.order, np.random.default_rng(seed)))
         masks[-1] = np.concatenate([masks[-1]] * outputs, axis=0)
         self.net = nn.ModuleList([nn.Linear(i, o) for i, o in zip(widths, widths[1:] + [outputs * dims])])
         for l, m in enumerate(masks):
@@ -76,9 +92,9 @@ class MAFLayer(nn.Module, Transform):
     event_dim = 1
 
     def __init__(self, dims: int, hidden: int, layers: int, order: np.ndarray, seed: int = 0,
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, degrees: str = "random"):
         super().__init__()
-        self.made = MaskedNet(dims, hidden, layers, 2, order, seed, dropout=dropout)
+        self.made = MaskedNet(dims, hidden, layers, 2, order, seed, dropout=dropout, degrees=degrees)
 
     def _params(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(mu, alpha) with alpha = B tanh(raw / B), B = ALPHA_BOUND: about raw near 0, but bounded, so that

@@ -9,9 +9,11 @@ with its log-determinant, models/flows/normalization.py) follows each MADE, as i
 The base is N(0, I), or with `components` = K > 0 a learned mixture of K diagonal Gaussians
 (models/flows/mog_base.py: the paper's "MAF MoG", unconditional). `dropout` (on the MADEs' hidden units)
 and `weight_decay` (Adam's L2 term) are regularisers for the 1,297 training digits; the paper used none
-(it stopped early on validation, which bench/flows_maf_valid.py does to choose the zoo's steps).
+(it stopped early on validation, which bench/flows_valid.py does to choose the zoo's steps). `decay_steps`
+= N > 0 lowers the learning rate linearly from `lr` to 0 over N steps (0: constant, as the paper's Adam).
 
-Deviations: hidden degrees are drawn once per layer as in MADE rather than assigned sequentially; data are
+Deviations: hidden degrees are drawn once per layer as in MADE (`degrees="random"`, the default) rather than
+assigned in turn as MAF's code does (`degrees="sequential"`); data are
 the dequantized 17-level digits in logit space (LogitTransform with alpha, RealNVP's constant) instead of
 MNIST's 256 levels (MAF's lambda = 1e-6).
 """
@@ -33,14 +35,17 @@ class MAF(FlowModel):
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, alpha: float = 0.05,
                  flows: int = 5, hidden: int = 256, layers: int = 2, batch_norm: bool = True,
-                 reverse: bool = True, components: int = 0, dropout: float = 0.0, weight_decay: float = 0.0):
+                 reverse: bool = True, components: int = 0, dropout: float = 0.0, weight_decay: float = 0.0,
+                 decay_steps: int = 0, degrees: str = "random"):
         super().__init__(data, lr, batch_size, alpha)
+        self.decay_steps = int(decay_steps)
         dims = self.flow_shape[0]
         self.weight_decay = float(weight_decay)
         parts = []
         for k in range(int(flows)):
             order = np.arange(dims) if k % 2 == 0 or not reverse else np.arange(dims)[::-1].copy()
-            parts.append(MAFLayer(dims, int(hidden), int(layers), order, seed=k, dropout=float(dropout)))
+            parts.append(MAFLayer(dims, int(hidden), int(layers), order, seed=k, dropout=float(dropout),
+                                  degrees=str(degrees)))
             if batch_norm:
                 parts.append(BatchNormFlow((dims,)))
         self.layers = nn.ModuleList(parts)
@@ -54,10 +59,18 @@ class MAF(FlowModel):
     def configure_optimizers(self) -> list:
         return [optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)]
 
+    def configure_schedulers(self, optimizers: list, steps: int) -> list:
+        """lr -> 0 linearly over `decay_steps` steps (then 0), whatever the run's length: bench/flows_valid.py
+        trains one run in pieces, and each piece must follow the same schedule."""
+        if self.decay_steps <= 0:
+            return []
+        return [optim.lr_scheduler.LinearLR(opt, start_factor=1.0, end_factor=0.0, total_iters=self.decay_steps)
+                for opt in optimizers]
+
     @classmethod
     def default_config(cls, data: str) -> dict:
         shared = {"alpha": 0.05, "flows": 5, "layers": 2, "batch_norm": True, "reverse": True, "components": 0,
-                  "dropout": 0.0, "weight_decay": 0.0}
+                  "dropout": 0.0, "weight_decay": 0.0, "decay_steps": 0, "degrees": "random"}
         if data == "digits":
             return {"lr": 1e-3, "batch_size": 64, "hidden": 256, **shared}
         return {"lr": 1e-3, "batch_size": 64 * 4, "hidden": 64, **shared}

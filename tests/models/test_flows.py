@@ -96,11 +96,11 @@ def test_squeeze_moves_each_2x2_block_into_channels():
     np.testing.assert_array_equal(y[0, :, 0, 0], [0, 1, 4, 5])
 
 
-@given(seeds, st.integers(2, 5), st.booleans())
-def test_maf_and_iaf_layers(seed, dims, reverse):
+@given(seeds, st.integers(2, 5), st.booleans(), st.sampled_from(["random", "sequential"]))
+def test_maf_and_iaf_layers(seed, dims, reverse, degrees):
     order = np.arange(dims)[::-1].copy() if reverse else np.arange(dims)
     x = np.random.default_rng(seed + 1).standard_normal((2, dims))
-    check_bijection(randomized(MAFLayer(dims, 8, 2, order, seed), seed), x)
+    check_bijection(randomized(MAFLayer(dims, 8, 2, order, seed, degrees=degrees), seed), x)
     check_bijection(randomized(IAFLayer(dims, 8, 1, order, seed), seed), x)
 
 
@@ -116,17 +116,32 @@ def test_iaf_layer_given_a_context(seed, dims, batch):
     assert np.abs(outs[0] - outs[1]).max() > 1e-6
 
 
-def test_maf_layer_is_autoregressive_in_its_order():
-    """u_d depends on x_d and on the coordinates before d in the layer's order only (a triangular Jacobian)."""
+@pytest.mark.parametrize("degrees", ["random", "sequential"])
+def test_maf_layer_is_autoregressive_in_its_order(degrees):
+    """u_d depends on x_d and on the coordinates before d in the layer's order only (a triangular Jacobian);
+    with sequential degrees every coordinate before d reaches u_d (the lower triangle is full)."""
     dims = 6
     order = np.random.default_rng(3).permutation(dims)
-    layer = randomized(MAFLayer(dims, 16, 2, order, 0), 0)
+    layer = randomized(MAFLayer(dims, 16, 2, order, 0, degrees=degrees), 0)
     jac = full_jacobian(layer.forward, np.random.default_rng(1).standard_normal((1, dims)))
     position = np.empty(dims, int)
     position[order] = np.arange(dims)
     allowed = position[None, :] <= position[:, None]
     assert np.all(jac[~allowed] == 0)
     assert np.all(np.diag(jac) != 0)
+    if degrees == "sequential":
+        assert np.all(jac[allowed] != 0)
+
+
+def test_sequential_degrees_give_every_degree_the_same_number_of_units():
+    from minigen.models.flows.autoregressive import sequential_degrees
+
+    inputs, first, second = sequential_degrees(5, [8, 12], np.array([4, 2, 0, 1, 3]))
+    np.testing.assert_array_equal(inputs, [3, 4, 2, 5, 1])
+    np.testing.assert_array_equal(np.bincount(first, minlength=5)[1:], [2, 2, 2, 2])
+    np.testing.assert_array_equal(np.bincount(second, minlength=5)[1:], [3, 3, 3, 3])
+    with pytest.raises(ValueError, match="degrees"):
+        MAFLayer(4, 8, 1, np.arange(4), degrees="cyclic")
 
 
 SMALL_MODELS = {"nice": {"hidden": 8, "layers": 1}, "maf": {"hidden": 16, "flows": 2},
@@ -200,3 +215,25 @@ def test_amortized_planar_and_radial_flows(seed, dims, batch):
     assert np.all((w * planar.u_hat().numpy()).sum(-1) >= -1 - 1e-12)
     check_bijection(planar, x)
     check_bijection(AmortizedRadial(mg.tensor(rng.normal(0, 1.0, (batch, dims + 2)))), x)
+
+
+def test_maf_decay_steps_lowers_the_rate_linearly_to_zero_across_pieces_of_a_run(tmp_path):
+    """decay_steps = 4: rates 1, 3/4, 1/2, 1/4 of lr, then 0 (parameters stop moving), also when the run is
+    trained in pieces as bench/flows_valid.py does; decay_steps = 0 keeps the rate."""
+    from minigen.trainer import Training
+
+    model = models.create("maf", "digits", lr=1e-3, decay_steps=4, **SMALL_MODELS["maf"])
+    training = Training(model, 1, str(tmp_path), checkpoint_every=10 ** 9)
+    (opt,) = training.optimizers
+    rates = [opt.param_groups[0]["lr"]]
+    for stop in range(1, 5):
+        training.steps = stop
+        training.run(progress=False)
+        rates.append(opt.param_groups[0]["lr"])
+    assert np.allclose(rates, [1e-3, 7.5e-4, 5e-4, 2.5e-4, 0.0])
+    before = [p.numpy().copy() for p in model.parameters()]
+    training.steps = 6
+    training.run(progress=False)
+    assert all(np.array_equal(a, p.numpy()) for a, p in zip(before, model.parameters()))
+    constant = models.create("maf", "digits", **SMALL_MODELS["maf"])
+    assert constant.configure_schedulers(constant.configure_optimizers(), 100) == []
