@@ -49,8 +49,9 @@ ZOO_RUNS: dict[str, list] = {
     "made": [_run(10000, hidden=500, num_masks=8, ensemble=8)],
     "pixelcnn": [_run(1500, dropout=0.1), {**_run(1000, dropout=0.1, likelihood="categorical", levels=17),
                                            "tag": "levels17"}],  # dropout and steps: the validation split
-    # gated: the EMA decay and steps chosen on the validation split (constant lr; cosine was worse there)
-    "gated-pixelcnn": [_run(1750, ema=0.998), {**_run(1000, class_conditional=True), "tag": "cond"}],
+    # gated: the EMA decay, dropout and steps chosen on the validation split (constant lr; cosine was worse there)
+    "gated-pixelcnn": [_run(1750, ema=0.998),
+                       {**_run(2000, class_conditional=True, dropout=0.1, ema=0.995), "tag": "cond"}],
     "pixelcnn-pp": [_run(800, dropout=0.1)],
     "pixelrnn-row": [_run(1000)],  # steps as the gated PixelCNN's, not tuned on validation
     "pixelrnn-diag": [_run(1000)],
