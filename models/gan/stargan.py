@@ -39,7 +39,8 @@ Two generator options (session 4; both on in the zoo run, off by default), chose
   in translate() and the metrics D_cls's reading of the input (source_domains), so nothing outside the model
   is told. The gains must start at 0 and move fast: started at 0.25, or moved at rate 1, the U-Net settled on the
   permutation first (inverted 0.02). A per-pair 64 x 64 linear pixel map in place of the gain (which could
-  express the rotation) drew templates instead (valid class_acc 0.13 at 500 steps) and was dropped.
+  express the rotation) drew templates instead (valid class_acc 0.13 at 500 steps), and an affine spatial
+  transformer per pair on the skipped input learned the slant's shear but not the rotation (0.577): both dropped.
   With the skip, copying is easy and valid domain_acc fell to 0.63; lambda_cls = 5 (the zoo run) restores
   it (0.89 at 2000 steps, class_acc 0.65; lambda_cls = 3: 0.85 / 0.645 at 1000 steps).
 Rotated stays wrong with every setting (valid class_acc 0.1-0.36 into or out of it): the rotation is a
