@@ -47,8 +47,8 @@ ZOO_RUNS: dict[str, list] = {
     "nade": [_run(2000, hidden=100, lr=0.005)],  # hidden and lr chosen on the validation split
     "rnade": [_run(2000, hidden=100, components=10, lr=0.0003)],
     "made": [_run(10000, hidden=500, num_masks=8, ensemble=8)],
-    "pixelcnn": [_run(1500, dropout=0.1), {**_run(1000, dropout=0.1, likelihood="categorical", levels=17),
-                                           "tag": "levels17"}],  # dropout and steps: the validation split
+    "pixelcnn": [_run(1750, dropout=0.1, ema=0.995),  # dropout, EMA decay and steps: the validation split
+                 {**_run(1000, dropout=0.1, likelihood="categorical", levels=17), "tag": "levels17"}],
     # gated: the EMA decay, dropout and steps chosen on the validation split (constant lr; cosine was worse there)
     "gated-pixelcnn": [_run(1750, ema=0.998),
                        {**_run(2000, class_conditional=True, dropout=0.1, ema=0.995), "tag": "cond"}],
