@@ -26,7 +26,8 @@ import numpy as np
 import minigen.models as models
 from minigen import backend, run_folder, trainer
 
-KEYS = ("vae", "iaf-vae", "iaf-vae@no-context", "planar-vae", "planar-vae@amortized", "planar-vae@global")  # zoo keys (run folders)
+KEYS = ("vae", "iaf-vae", "iaf-vae@no-context", "planar-vae", "planar-vae@amortized",
+        "planar-vae@global")  # zoo keys (run folders)
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "flows_vae_paired{}.json")
 
 

@@ -3,7 +3,8 @@
 Same architecture (models/flows/maf.py with the zoo run's options: the MADE layers with the very masks of
 minigen's model, read from it (so the orders and sizes follow), alpha = 4 tanh(raw / 4), last layer
 zero-initialised, dropout on the hidden units, batch norm flow layers with momentum 0.05 and eps 1e-4, the
-N(0, I) or mixture-of-Gaussians base, y / 17 through logit(0.05 + 0.9 p), Adam's L2 weight decay), PyTorch's
+N(0, I), mixture-of-Gaussians or MADE MoG base, y / 17 through logit(0.05 + 0.9 p), Adam's L2 weight decay, the linear
+learning-rate decay of `decay_steps`), PyTorch's
 default Linear init (which minigen's Linear copies), the zoo run's options and steps (read from bench/zoo.py's ZOO_RUNS), the same
 batches (minigen's DataLoader with seed 0), Adam, and the same evaluation (test NLL in nats per image of
 y = x + u, 8 fixed draws from numpy's generator seeded 1234). RealNVP's twin mirrors minigen's model layer by
@@ -174,6 +175,32 @@ class MixtureBase(nn.Module):
         return torch.logsumexp(per_k + torch.log_softmax(self.logits, 0), 1)
 
 
+class MADEMixture(nn.Module):
+    """MAF MoG's base: per dimension a K-mixture whose [logits, means, log-scales] a MADE outputs (the masks
+    and the spread initial biases of the means read from minigen's), log-scales bounded as alpha."""
+
+    def __init__(self, minigen_base, dropout: float):
+        super().__init__()
+        made = minigen_base.made
+        self.k = minigen_base.components
+        self.made = MADELayer([getattr(made, f"mask{l}").numpy() for l in range(len(made.net))], dropout)
+        with torch.no_grad():
+            self.made.net[-1].bias.copy_(torch.from_numpy(made.net[-1].bias.numpy().copy()))
+
+    def forward(self, u):
+        h = u
+        for l, (layer, mask) in enumerate(zip(self.made.net, self.made.masks)):
+            h = nn.functional.linear(h, layer.weight * mask, layer.bias)
+            if l < len(self.made.net) - 1:
+                h = self.made.dropout(torch.relu(h))
+        h = h.reshape(len(u), 3 * self.k, u.shape[1])
+        logits, loc, raw = h[:, :self.k], h[:, self.k:2 * self.k], h[:, 2 * self.k:]
+        log_s = ALPHA_BOUND * torch.tanh(raw / ALPHA_BOUND)
+        z = (u[:, None] - loc) * torch.exp(-log_s)
+        per_k = torch.log_softmax(logits, 1) - 0.5 * z ** 2 - log_s - 0.5 * math.log(2 * math.pi)
+        return torch.logsumexp(per_k, 1).sum(1)
+
+
 class MAF(nn.Module):
     def __init__(self, minigen_model, alpha: float, dropout: float = 0.0):
         super().__init__()
@@ -186,7 +213,9 @@ class MAF(nn.Module):
             else:
                 layers.append(BatchNormFlow(minigen_model.flow_shape[0]))
         self.layers, self.alpha = nn.ModuleList(layers), alpha
-        self.mixture = None if minigen_model.mixture is None else MixtureBase(minigen_model.mixture)
+        base = minigen_model.mixture
+        self.mixture = (None if base is None else MADEMixture(base, dropout) if hasattr(base, "made")
+                        else MixtureBase(base))
 
     def log_prob(self, y):
         p = self.alpha + (1 - 2 * self.alpha) * y / LEVELS
@@ -207,6 +236,8 @@ def run_twin(name: str) -> None:
     ours = models.create(name, "digits", **run["set"])
     model = MAF(ours, cfg["alpha"], cfg["dropout"]) if name == "maf" else RealNVP(ours, cfg["hidden"], cfg["alpha"])
     opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"], weight_decay=cfg.get("weight_decay", 0.0))
+    decay = cfg.get("decay_steps", 0)  # MAF's lr -> 0 linearly over decay_steps steps, as minigen's LinearLR
+    schedule = torch.optim.lr_scheduler.LinearLR(opt, 1.0, 0.0, total_iters=decay) if decay else None
     loader = DataLoader((load_digits("train").images,), batch_size=cfg["batch_size"], shuffle=True,
                         drop_last=True, seed=0)
     rng = np.random.default_rng(0)
@@ -219,6 +250,8 @@ def run_twin(name: str) -> None:
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if schedule is not None:
+                schedule.step()
             step += 1
             if step == run["steps"]:
                 break

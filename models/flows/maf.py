@@ -6,16 +6,18 @@
 One pass per layer for log p, D passes per layer to sample (models/flows/autoregressive.py). Between MADEs the
 ordering is reversed (`reverse`; False keeps the natural order in every layer), and batch norm (a flow layer
 with its log-determinant, models/flows/normalization.py) follows each MADE, as in the paper's "MAF 5" runs.
-The base is N(0, I), or with `components` = K > 0 a learned mixture of K diagonal Gaussians
-(models/flows/mog_base.py: the paper's "MAF MoG", unconditional). `dropout` (on the MADEs' hidden units)
-and `weight_decay` (Adam's L2 term) are regularisers for the 1,297 training digits; the paper used none
-(it stopped early on validation, which bench/flows_valid.py does to choose the zoo's steps). `decay_steps`
-= N > 0 lowers the learning rate linearly from `lr` to 0 over N steps (0: constant, as the paper's Adam).
+The base is N(0, I), or with `components` = K > 0 a learned mixture of K diagonal Gaussians: unconditional
+(models/flows/mog_base.py), or with `made_mog` the paper's "MAF MoG", a MADE MoG whose mixture parameters
+depend on u_<d (models/flows/made_mog_base.py; the next order in the alternation, the MAF layers' sizes).
+`dropout` (on the MADEs' hidden units) and `weight_decay` (Adam's L2 term) are regularisers for the 1,297
+training digits; the paper used none (it stopped early on validation, which bench/flows_valid.py does to
+choose the zoo's steps). `decay_steps` = N > 0 lowers the learning rate linearly from `lr` to 0 over N steps
+(0: constant, as the paper's Adam).
 
 Deviations: hidden degrees are drawn once per layer as in MADE (`degrees="random"`, the default) rather than
-assigned in turn as MAF's code does (`degrees="sequential"`); data are
-the dequantized 17-level digits in logit space (LogitTransform with alpha, RealNVP's constant) instead of
-MNIST's 256 levels (MAF's lambda = 1e-6).
+assigned in turn as MAF's code does (`degrees="sequential"`); data are the dequantized 17-level digits in
+logit space (LogitTransform with alpha, RealNVP's constant) instead of MNIST's 256 levels (MAF's
+lambda = 1e-6).
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from minigen.distributions import TransformedDistribution
 
 from .autoregressive import MAFLayer
 from .base import FlowModel
+from .made_mog_base import MADEMixtureBase
 from .mog_base import MixtureBase
 from .normalization import BatchNormFlow
 
@@ -36,20 +39,25 @@ class MAF(FlowModel):
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, alpha: float = 0.05,
                  flows: int = 5, hidden: int = 256, layers: int = 2, batch_norm: bool = True,
                  reverse: bool = True, components: int = 0, dropout: float = 0.0, weight_decay: float = 0.0,
-                 decay_steps: int = 0, degrees: str = "random"):
+                 decay_steps: int = 0, degrees: str = "random", made_mog: bool = False):
         super().__init__(data, lr, batch_size, alpha)
         self.decay_steps = int(decay_steps)
         dims = self.flow_shape[0]
         self.weight_decay = float(weight_decay)
         parts = []
+        orders = [np.arange(dims), np.arange(dims)[::-1].copy() if reverse else np.arange(dims)]
         for k in range(int(flows)):
-            order = np.arange(dims) if k % 2 == 0 or not reverse else np.arange(dims)[::-1].copy()
+            order = orders[k % 2]
             parts.append(MAFLayer(dims, int(hidden), int(layers), order, seed=k, dropout=float(dropout),
                                   degrees=str(degrees)))
             if batch_norm:
                 parts.append(BatchNormFlow((dims,)))
         self.layers = nn.ModuleList(parts)
-        self.mixture = MixtureBase(dims, int(components)) if components else None
+        if components and made_mog:
+            self.mixture = MADEMixtureBase(dims, int(components), int(hidden), int(layers), orders[int(flows) % 2],
+                                           seed=int(flows), dropout=float(dropout), degrees=str(degrees))
+        else:
+            self.mixture = MixtureBase(dims, int(components)) if components else None
 
     def distribution(self) -> TransformedDistribution:
         if self.mixture is None:
@@ -70,7 +78,7 @@ class MAF(FlowModel):
     @classmethod
     def default_config(cls, data: str) -> dict:
         shared = {"alpha": 0.05, "flows": 5, "layers": 2, "batch_norm": True, "reverse": True, "components": 0,
-                  "dropout": 0.0, "weight_decay": 0.0, "decay_steps": 0, "degrees": "random"}
+                  "dropout": 0.0, "weight_decay": 0.0, "decay_steps": 0, "degrees": "random", "made_mog": False}
         if data == "digits":
             return {"lr": 1e-3, "batch_size": 64, "hidden": 256, **shared}
         return {"lr": 1e-3, "batch_size": 64 * 4, "hidden": 64, **shared}

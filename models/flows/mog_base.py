@@ -6,8 +6,8 @@ Pavlakou & Murray, 2017, sec. 3.3, in its unconditional form):
 
 Sampling draws k ~ Categorical(pi) then u ~ N(m_k, s_k^2) (no reparameterization through k: `rsample` is
 not offered). Deviation: the paper's MAF MoG tops the stack with a MADE MoG, whose mixture parameters are
-conditioned on u_<d; here they are global (one mixture over the whole vector), a cheaper base whose extra
-modes the flow below can still move.
+conditioned on u_<d (made_mog_base.py, MAF's `made_mog`); here they are global (one mixture over the whole
+vector), a cheaper base whose extra modes the flow below can still move.
 """
 from __future__ import annotations
 
