@@ -1,5 +1,8 @@
 """VaDE's settings chosen on the validation split: cluster_acc of the 200 validation digits after the GMM
-initialisation and every `--every` steps of the VaDE ELBO, for each setting given.
+fit on the pretrained codes (`gmm_fit`, before any ELBO step; with --steps equal to --pretrain only that, the
+cheap proxy of the pretraining's quality), after the first ELBO step (`gmm_init`) and every `--every` steps of
+the VaDE ELBO, for each setting given, and the validation ELBO at the end (label-free: what a choice among
+runs may use).
 
     python bench/vade_valid.py --config latent=10,covariance=full --config latent=10,covariance=diagonal
     python bench/vade_valid.py --config latent=10,covariance=full,seed=1 --steps 4000 --pretrain 2000
@@ -25,12 +28,17 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "vade_
 
 
 def parse(config: str) -> dict:
-    """'latent=10,covariance=full,seed=1' -> {'latent': 10, 'covariance': 'full', 'seed': 1}."""
+    """'latent=10,covariance=full,seed=1' -> {'latent': 10, 'covariance': 'full', 'seed': 1}: numbers as int or
+    float, anything else as a string."""
     out = {}
     for part in filter(None, config.split(",")):
         key, value = part.split("=")
-        out[key] = value if key == "covariance" else (float(value) if "." in value or "e-" in value
-                                                      else int(value))
+        for kind in (int, float, str):
+            try:
+                out[key] = kind(value)
+                break
+            except ValueError:
+                continue
     return out
 
 
@@ -40,6 +48,7 @@ def run(settings: dict, steps: int, pretrain: int, every: int) -> dict:
     backend.manual_seed(seed)
     model = VaDE("digits", pretrain_steps=pretrain, **settings)
     optimizers, loader = model.configure_optimizers(), model.loader("train", seed=seed)
+    schedulers = model.configure_schedulers(optimizers, steps)
     labels = load_digits("valid").labels
     accuracy = lambda: cluster_acc(labels, model.predict_cluster(model.eval_batch("valid")))  # noqa: E731
 
@@ -47,28 +56,67 @@ def run(settings: dict, steps: int, pretrain: int, every: int) -> dict:
         while True:
             yield from loader
 
+    def fitted() -> float:  # the GMM on the pretrained codes, before any ELBO step (train_step refits the same)
+        model.init_prior_from_codes()
+        return accuracy()
+
     stream, t0, curve = batches(), time.perf_counter(), {}
     for step in range(steps):
+        if step == pretrain:
+            curve["gmm_fit"] = fitted()
         batch = next(stream)
         model.train_step(batch[0] if isinstance(batch, (tuple, list)) else batch, optimizers, step)
-        if step == pretrain:  # the GMM was fitted at the start of this step
+        for scheduler in schedulers:
+            scheduler.step()
+        if step == pretrain:  # the GMM was fitted at the start of this step, then one ELBO step taken
             curve["gmm_init"] = accuracy()
         if step >= pretrain and (step + 1) % every == 0:
             curve[str(step + 1)] = accuracy()
-    record = {"settings": {**settings, "seed": seed}, "steps": steps, "pretrain_steps": pretrain,
-              "valid_cluster_acc": curve, "seconds": round(time.perf_counter() - t0, 1)}
+    record = {"settings": {**settings, "pretrain_loss": model.pretrain_loss_kind, "seed": seed}, "steps": steps,
+              "pretrain_steps": pretrain,
+              "valid_cluster_acc": curve}
+    if steps == pretrain:  # the cheap proxy: pretraining only
+        curve["gmm_fit"] = fitted()
+    else:
+        with model.evaluating():  # label-free: what a choice among runs may use
+            record["valid_elbo"] = round(float(model.elbo(model.eval_batch("valid")).mean().item()), 3)
+    record["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(record), flush=True)
     return record
 
 
+def summary(records: list) -> list[str]:
+    """Markdown rows: each setting (all seeds together) with its steps, seeds, and the mean valid cluster_acc of
+    the GMM fit on the pretrained codes and at the end of training."""
+    groups: dict = {}
+    for r in records:
+        settings = ", ".join(f"{k} {v}" for k, v in sorted(r["settings"].items()) if k != "seed")
+        key = (settings, r["pretrain_steps"], r["steps"])
+        groups.setdefault(key, []).append(r)
+    def mean(xs: list) -> str:
+        return f"{sum(xs) / len(xs):.3f}" if xs else "-"
+
+    rows = ["| setting | pretrain / steps | seeds | gmm_fit | final |", "|---|---|---|---|---|"]
+    for (settings, pretrain, steps), rs in groups.items():
+        fit = [r["valid_cluster_acc"]["gmm_fit"] for r in rs if "gmm_fit" in r["valid_cluster_acc"]]
+        end = [r["valid_cluster_acc"][str(steps)] for r in rs if str(steps) in r["valid_cluster_acc"]]
+        seeds = "/".join(str(r["settings"].get("seed", 0)) for r in rs)
+        rows.append(f"| {settings} | {pretrain} / {steps} | {seeds} | {mean(fit)} | {mean(end)} |")
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--config", action="append", required=True, help="options of VaDE (and seed), comma-separated")
+    p.add_argument("--config", action="append", help="options of VaDE (and seed), comma-separated")
+    p.add_argument("--summary", action="store_true", help="print the recorded settings' means and stop")
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--pretrain", type=int, default=2000)
     p.add_argument("--every", type=int, default=500)
     args = p.parse_args()
     records = json.load(open(OUT)) if os.path.exists(OUT) else []
+    if args.summary or not args.config:
+        print("\n".join(summary(records)))
+        return
     for config in args.config:
         records.append(run(parse(config), args.steps, args.pretrain, args.every))
         with open(OUT, "w") as f:

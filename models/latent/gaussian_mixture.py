@@ -83,6 +83,15 @@ def fit_gmm(x: np.ndarray, k: int, covariance: str = "diagonal", restarts: int =
     return max(fits, key=lambda f: f.log_likelihood)
 
 
+def responsibilities(x: np.ndarray, fit: GaussianMixtureFit) -> np.ndarray:
+    """The posterior r_ic = p(c | x_i) under a fitted mixture, (N, K)."""
+    log_p = np.log(fit.weights + 1e-300)[None] + component_log_densities(np.asarray(x, np.float64), fit.means,
+                                                                         fit.covariances)
+    log_p -= log_p.max(1, keepdims=True)
+    r = np.exp(log_p)
+    return r / r.sum(1, keepdims=True)
+
+
 def precision_cholesky(covariances: np.ndarray) -> np.ndarray:
     """P_c, lower triangular with a positive diagonal, with Sigma_c^-1 = P_c P_c^T: (K, D, D) (the Cholesky
     factor of the precision matrix)."""

@@ -10,11 +10,20 @@ mixture, so that its components are clusters of the data.
 with gamma computed from the same reparameterized z as the reconstruction term. The cluster of x is
 argmax_c gamma_c(mu~(x)) (`predict_cluster`).
 
-Training, as in the paper: `pretrain_steps` steps of a plain autoencoder (the decoder at z = mu~(x), no KL),
+Training, as in the paper: `pretrain_steps` steps of a plain autoencoder (the decoder at z = mu~(x), no KL;
+`pretrain_loss` "mse" is the paper's squared error ||x - x^||^2, "nll" the decoder's -log p(x|z = mu~(x))),
 then a Gaussian mixture fitted by EM to the training set's codes mu~(x) (gaussian_mixture.py: `gmm_restarts`
 fits from k-means centres, the one with the highest likelihood kept, no labels) initialises pi, mu_c and
 Sigma_c, and the whole ELBO is trained from there. The switch happens inside train_step at
-step == pretrain_steps, so a resumed run is the same run.
+step == pretrain_steps, so a resumed run is the same run. `lr_decay` < 1 multiplies the learning rate of the
+ELBO phase by lr_decay every ten epochs (the paper: 0.9), `pretrain_noise` > 0 drops encoder inputs at that
+rate during pretraining (a denoising autoencoder, as in the stacked denoising autoencoder the paper's
+pretraining comes from).
+
+What decides the clustering is the pretraining: the ELBO phase ends near the accuracy of the GMM fitted on
+the pretrained codes (bench/vade_valid.py's `gmm_fit`). On the validation digits, squared-error pretraining
+clusters better than the likelihood (whose learned per-pixel scales weight the near-constant border pixels
+most, a guess); input dropout, lr decay, wider or narrower networks and codes did not help (README: VaDE).
 
 Full covariances (`covariance="full"`, an extension: the paper's components are diagonal): with
 Sigma_c^-1 = P_c P_c^T, P_c lower triangular with diagonal exp(-prior_logvar_c / 2) (see precision_factor),
@@ -40,15 +49,19 @@ import math
 import numpy as np
 
 import minigen as mg
-from minigen import backend, nn
+import minigen.functional as F
+from minigen import backend, nn, optim
 from minigen.autograd import Tensor
 from minigen.data import load_digits
+from minigen.distributions import Bernoulli, Normal
 
 from ..evaluation.clustering import cluster_acc, kmeans_cluster_acc
-from .gaussian_mixture import COVARIANCES, fit_gmm, precision_cholesky
-from .vae import LEVELS, VAE, reconstruction_figure
+from ..nets import mlp
+from .gaussian_mixture import COVARIANCES, fit_gmm, precision_cholesky, responsibilities
+from .vae import LEVELS, VAE, apply_rows, reconstruction_figure
 
 LOG_2PI = math.log(2 * math.pi)
+PRETRAIN_LOSSES = ("nll", "mse")  # the decoder's negative log-likelihood, or squared error (the paper's)
 
 
 def fit_diagonal_gmm(x: np.ndarray, k: int, seed: int = 0, iterations: int = 200,
@@ -64,20 +77,36 @@ class VaDE(VAE):
     @classmethod
     def default_config(cls, data: str) -> dict:
         return {**super().default_config(data), "latent": 10, "likelihood": "gaussian", "clusters": 10,
-                "pretrain_steps": 1000, "eval_k": 1000, "covariance": "diagonal", "gmm_restarts": 10}
+                "pretrain_steps": 1000, "eval_k": 1000, "covariance": "diagonal", "gmm_restarts": 10,
+                "pretrain_noise": 0.0, "lr_decay": 1.0, "pretrain_loss": "mse", "pretrain_restarts": 1}
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, latent: int = 10,
                  hidden: int = 256, likelihood: str = "gaussian", beta: float = 1.0, warmup: int = 0,
                  eval_k: int = 1000, clusters: int = 10, pretrain_steps: int = 1000, covariance: str = "diagonal",
-                 gmm_restarts: int = 10):
+                 gmm_restarts: int = 10, pretrain_noise: float = 0.0,
+                 lr_decay: float = 1.0, pretrain_loss: str = "mse", pretrain_restarts: int = 1):
         super().__init__(data, lr, batch_size, latent, hidden, likelihood, beta, warmup, eval_k)
-        if clusters < 1 or pretrain_steps < 0 or gmm_restarts < 1:
-            raise ValueError(f"{self.name}: need clusters >= 1, pretrain_steps >= 0 and gmm_restarts >= 1, got "
-                             f"{clusters}, {pretrain_steps}, {gmm_restarts}")
+        if clusters < 1 or pretrain_steps < 0 or gmm_restarts < 1 or pretrain_restarts < 1:
+            raise ValueError(f"{self.name}: need clusters >= 1, pretrain_steps >= 0, gmm_restarts >= 1 and "
+                             f"pretrain_restarts >= 1, got {clusters}, {pretrain_steps}, {gmm_restarts}, "
+                             f"{pretrain_restarts}")
+        if not 0.0 <= pretrain_noise < 1.0:
+            raise ValueError(f"{self.name}: pretrain_noise is a dropout probability in [0, 1), got {pretrain_noise}")
+        if not 0.0 < lr_decay <= 1.0:
+            raise ValueError(f"{self.name}: lr_decay is a factor in (0, 1], got {lr_decay}")
+        if pretrain_loss not in PRETRAIN_LOSSES:
+            raise ValueError(f"{self.name}: pretrain_loss must be one of {PRETRAIN_LOSSES}, got {pretrain_loss!r}")
         if covariance not in COVARIANCES:
             raise ValueError(f"{self.name}: covariance must be one of {COVARIANCES}, got {covariance!r}")
         self.clusters, self.pretrain_steps = int(clusters), int(pretrain_steps)
         self.covariance, self.gmm_restarts = covariance, int(gmm_restarts)
+        self.pretrain_noise, self.lr_decay = float(pretrain_noise), float(lr_decay)
+        self.pretrain_loss_kind, self.pretrain_restarts = pretrain_loss, int(pretrain_restarts)
+        pixels = int(np.prod(self.event_shape))  # more autoencoders, pretrained beside the model's own
+        self.pretrain_candidates = nn.ModuleList([
+            nn.ModuleList([mlp([pixels, hidden, hidden, 2 * self.latent]), mlp([self.latent, hidden, hidden, pixels])])
+            for _ in range(self.pretrain_restarts - 1)])
+        self.pretrain_choice: dict = {}
         rng = np.random.default_rng(0)
         self.pi_logits = nn.Parameter(np.zeros(self.clusters, np.float32))
         self.prior_mean = nn.Parameter(rng.standard_normal((self.clusters, self.latent)).astype(np.float32))
@@ -154,25 +183,75 @@ class VaDE(VAE):
               - 0.5 * (1 + var_q.log()).sum(-1))
         return recon, kl
 
+    def autoencoders(self) -> list:
+        """(encoder, decoder) of each pretraining restart: the model's own first, then pretrain_candidates."""
+        return [(self.encoder, self.decoder)] + [(c[0], c[1]) for c in self.pretrain_candidates]
+
     def pretrain_loss(self, batch) -> Tensor:
-        """The autoencoder phase: -log p(x | z = mu~(x)) averaged over the batch."""
+        """The autoencoder phase, averaged over the batch and summed over the pretrain_restarts autoencoders
+        (independent parameters, so each gets its own gradient): -log p(x | z = mu~(x~)) ("nll"), or the
+        squared error ||x - mean(x | z = mu~(x~))||^2 summed over pixels ("mse", the paper's least-squares
+        autoencoder), where x~ is x with input dropout at rate pretrain_noise (a denoising autoencoder; x~ = x
+        when it is 0)."""
         x, _ = self._split(batch)
-        obs = self._observed(x)
-        return -(self.decode(self.encode(obs).loc).log_prob(obs).sum(axis=-1) + self._log_px_offset).mean()
+        total = None
+        for encoder, decoder in self.autoencoders():
+            obs = self._observed(x)
+            noisy = F.dropout(obs, self.pretrain_noise) if self.pretrain_noise > 0 else obs
+            out = apply_rows(decoder, apply_rows(encoder, noisy)[..., :self.latent])
+            if self.pretrain_loss_kind == "mse":
+                diff = (out.sigmoid() if self.likelihood == "bernoulli" else out) - obs
+                loss = (diff * diff).sum(axis=-1).mean()
+            else:
+                p = Bernoulli(logits=out) if self.likelihood == "bernoulli" else Normal(out, self.log_scale.exp())
+                loss = -(p.log_prob(obs).sum(axis=-1) + self._log_px_offset).mean()
+            total = loss if total is None else total + loss
+        return total
 
     def objective(self, batch, step: int | None = None) -> tuple[Tensor, dict]:
         """The autoencoder loss before pretrain_steps; afterwards -mean ELBO (the GMM is fitted on entry)."""
         if step is not None and step < self.pretrain_steps:
             loss = self.pretrain_loss(batch)
-            return loss, {"recon": -loss}
+            return loss, {"recon": -loss / self.pretrain_restarts}
         if step is not None and step == self.pretrain_steps:
             self.init_prior_from_codes()
         return super().objective(batch, step)
 
+    def decay_every(self) -> int:
+        """Steps in ten epochs of the training set: the lr of the ELBO phase is multiplied by lr_decay after
+        each such period (the paper: 0.9 every 10 epochs)."""
+        return 10 * math.ceil(len(self.split_arrays("train")[0]) / self.batch_size)
+
+    def lr_factor(self, step: int, every: int | None = None) -> float:
+        """1 during pretraining, then lr_decay ** (whole ten-epoch periods since the ELBO phase began)."""
+        if step < self.pretrain_steps or self.lr_decay == 1.0:
+            return 1.0
+        return self.lr_decay ** ((step - self.pretrain_steps) // (every or self.decay_every()))
+
+    def configure_schedulers(self, optimizers: list, steps: int) -> list:
+        """The ELBO phase's step decay (lr_factor); none when lr_decay is 1."""
+        if self.lr_decay == 1.0:
+            return []
+        every = self.decay_every()  # once: the scheduler evaluates the factor at every step
+        return [optim.lr_scheduler.LambdaLR(opt, lambda t: self.lr_factor(t, every)) for opt in optimizers]
+
     def init_prior_from_codes(self) -> None:
         """pi, mu_c, Sigma_c <- the best by likelihood of `gmm_restarts` EM fits of a Gaussian mixture (of the
-        model's covariance type) to mu~(x) of the training set."""
-        fit = fit_gmm(self.codes("train"), self.clusters, self.covariance, self.gmm_restarts)
+        model's covariance type) to mu~(x) of the training set. With pretrain_restarts > 1 the mixture is fitted
+        to each autoencoder's codes, and the autoencoder whose mixture assigns the training codes most surely
+        (the highest mean over x of max_c q(c|x), no labels) becomes the model's encoder and decoder."""
+        fits, sureness = [], []
+        for encoder, _ in self.autoencoders():
+            codes = self._codes_of(encoder, "train")
+            fits.append(fit_gmm(codes, self.clusters, self.covariance, self.gmm_restarts))
+            sureness.append(float(responsibilities(codes, fits[-1]).max(-1).mean()))
+        best = int(np.argmax(sureness))
+        self.pretrain_choice = {"chosen": best, "sureness": sureness}
+        if best > 0:
+            for (net, chosen) in zip((self.encoder, self.decoder), self.autoencoders()[best]):
+                for p, q in zip(net.parameters(), chosen.parameters()):
+                    p.data = q.data.copy()
+        fit = fits[best]
         xp = backend.array_module(self.prior_mean.data)
         as_param = lambda a: xp.asarray(np.asarray(a, np.float32))  # noqa: E731
         self.pi_logits.data = as_param(np.log(fit.weights))
@@ -192,8 +271,13 @@ class VaDE(VAE):
 
     def codes(self, split: str) -> np.ndarray:
         """mu~(x) for every example of a split, (N, Z)."""
+        return self._codes_of(self.encoder, split)
+
+    def _codes_of(self, encoder: nn.Module, split: str) -> np.ndarray:
+        """mu~(x) of the given encoder for every example of a split, (N, Z)."""
         with self.evaluating():
-            return self.encode(self._encoder_input(self.eval_batch(split))).loc.numpy()
+            x = self._encoder_input(self.eval_batch(split))
+            return apply_rows(encoder, x)[..., :self.latent].numpy()
 
     def predict_cluster(self, x) -> np.ndarray:
         """argmax_c q(c|x), q(c|x) = gamma_c(mu~(x)): one cluster index per example (x: images (B, 1, 8, 8))."""

@@ -11,9 +11,11 @@ from scipy.stats import multivariate_normal
 
 import minigen as mg
 import minigen.models as models
+from minigen import nn
 from minigen.distributions import Normal, kl_divergence
 from minigen.models.evaluation.clustering import cluster_acc, kmeans, kmeans_cluster_acc, nearest_centre
-from minigen.models.latent.gaussian_mixture import component_log_densities, fit_gmm, precision_cholesky
+from minigen.models.latent.gaussian_mixture import (component_log_densities, fit_gmm, precision_cholesky,
+                                                    responsibilities)
 from minigen.models.latent.vade import fit_diagonal_gmm
 
 
@@ -176,3 +178,97 @@ def test_full_covariance_initialisation_is_the_best_fit_of_the_codes():
     assert float(log_p.mean()) == pytest.approx(fit.log_likelihood, abs=1e-3)
     with pytest.raises(ValueError, match="covariance"):
         small_vade(covariance="spherical")
+
+
+def test_squared_error_pretraining_and_input_dropout():
+    m = small_vade(pretrain_loss="mse")
+    x = next(iter(m.loader("train", batch_size=16)))
+    mg.manual_seed(1)
+    loss = m.pretrain_loss(x).item()
+    mg.manual_seed(1)
+    obs = m._observed(m._split(x)[0])
+    mean = m.decode(m.encode(obs).loc).mean.numpy()
+    assert loss == pytest.approx(((mean - obs.numpy()) ** 2).sum(-1).mean(), rel=1e-5)
+    m.pretrain_loss_kind = "nll"
+    mg.manual_seed(1)
+    assert m.pretrain_loss(x).item() != pytest.approx(loss, rel=1e-3)  # the decoder's -log p(x|z) instead
+
+    noisy = small_vade(pretrain_noise=0.5)
+    seen, observed = {}, noisy._observed
+
+    class RecordingEncoder(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, inp):
+            seen["input"] = inp.numpy()
+            return self.inner(inp)
+
+    def recording_observed(v, copies=None):
+        seen["clean"] = observed(v, copies)
+        return seen["clean"]
+
+    noisy.encoder, noisy._observed = RecordingEncoder(noisy.encoder), recording_observed
+    noisy.pretrain_loss(x)
+    clean, inp = seen["clean"].numpy(), seen["input"]
+    dropped = (inp == 0) & (clean != 0)
+    assert 0.35 < dropped.mean() < 0.65  # about half the inputs zeroed, the rest scaled by 1 / (1 - p)
+    assert np.allclose(inp[~dropped], 2 * clean[~dropped], atol=1e-6)
+    with pytest.raises(ValueError, match="pretrain_loss"):
+        small_vade(pretrain_loss="l1")
+    with pytest.raises(ValueError, match="pretrain_noise"):
+        small_vade(pretrain_noise=1.0)
+
+
+def test_lr_decays_by_lr_decay_every_ten_epochs_after_pretraining():
+    m = small_vade(lr_decay=0.5, pretrain_steps=3)
+    (opt,) = m.configure_optimizers()
+    (scheduler,) = m.configure_schedulers([opt], 1000)
+    every = m.decay_every()
+    assert every == 10 * int(np.ceil(len(m.split_arrays("train")[0]) / m.batch_size))
+    rates = []
+    for _ in range(3 + 2 * every + 1):
+        rates.append(opt.param_groups[0]["lr"])
+        scheduler.step()
+    assert rates[0] == rates[3 + every - 1] == pytest.approx(m.lr)  # pretraining and the first ten epochs
+    assert rates[3 + every] == pytest.approx(m.lr / 2) and rates[3 + 2 * every] == pytest.approx(m.lr / 4)
+    assert small_vade().configure_schedulers(small_vade().configure_optimizers(), 10) == []
+    with pytest.raises(ValueError, match="lr_decay"):
+        small_vade(lr_decay=0.0)
+
+
+def test_pretraining_restarts_train_apart_and_the_surest_mixture_chooses(monkeypatch):
+    import minigen.models.latent.vade as vade_module
+
+    m = small_vade(pretrain_restarts=3)
+    assert len(m.autoencoders()) == 3 and m.autoencoders()[0] == (m.encoder, m.decoder)
+    x = next(iter(m.loader("train", batch_size=16)))
+    m.pretrain_loss(x).backward()
+    for encoder, decoder in m.autoencoders():  # each autoencoder gets its own gradient
+        assert all(np.abs(p.grad.numpy()).sum() > 0 for p in [*encoder.parameters(), *decoder.parameters()])
+    codes = [m._codes_of(encoder, "train") for encoder, _ in m.autoencoders()]
+    assert not np.allclose(codes[0], codes[1])  # other starting weights
+
+    # the choice: the mixture whose responsibilities are surest (max_c, averaged over the codes)
+    r = np.random.default_rng(0).random((len(codes[0]), 4))
+    fake = iter([np.full_like(r, 0.25), np.eye(4)[r.argmax(1)], np.full_like(r, 0.5)])
+    monkeypatch.setattr(vade_module, "responsibilities", lambda c, fit: next(fake))
+    m.init_prior_from_codes()
+    assert m.pretrain_choice == {"chosen": 1, "sureness": [0.25, 1.0, 0.5]}
+    assert np.allclose(m.codes("train"), codes[1])  # candidate 1 is now the model's encoder (and decoder)
+    chosen_decoder = [p.numpy() for p in m.autoencoders()[1][1].parameters()]
+    assert all(np.array_equal(p.numpy(), q) for p, q in zip(m.decoder.parameters(), chosen_decoder))
+    fit = fit_gmm(codes[1], 4, "diagonal", 2)
+    assert np.allclose(m.prior_mean.numpy(), fit.means, atol=1e-5)  # the prior from the chosen codes' fit
+    with pytest.raises(ValueError, match="pretrain_restarts"):
+        small_vade(pretrain_restarts=0)
+
+
+def test_responsibilities_are_the_posterior_of_the_fitted_mixture():
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.standard_normal((100, 2)), rng.standard_normal((100, 2)) + 3])
+    fit = fit_gmm(x, 2, "full", 2)
+    joint = np.stack([w * multivariate_normal(mu, cov).pdf(x)
+                      for w, mu, cov in zip(fit.weights, fit.means, fit.covariances)], 1)
+    assert np.allclose(responsibilities(x, fit), joint / joint.sum(1, keepdims=True), atol=1e-8)
