@@ -41,10 +41,16 @@ Two generator options (session 4; both on in the zoo run, off by default), chose
   permutation first (inverted 0.02). A per-pair 64 x 64 linear pixel map in place of the gain (which could
   express the rotation) drew templates instead (valid class_acc 0.13 at 500 steps), and an affine spatial
   transformer per pair on the skipped input learned the slant's shear but not the rotation (0.577): both dropped.
+- `input_skip="warps"` (the variant stargan@warps): WARPS = 4 such skips per pair, each through its own learned
+  affine spatial transformer, the first starting at the identity and the others at random turns, each with its
+  own gain. Starting from a random angle, some pairs turn the image by the right quarter (valid thick -> rotated
+  0.97, rotated -> thick 0.88), but turns by 180 degrees are as good to D for some style pairs (digit <-> thick
+  fell to 0.3): valid 0.648 / 0.962 at 1000 steps against the gain's 0.654 / 0.879.
   With the skip, copying is easy and valid domain_acc fell to 0.63; lambda_cls = 5 (the zoo run) restores
   it (0.89 at 2000 steps, class_acc 0.65; lambda_cls = 3: 0.85 / 0.645 at 1000 steps).
-Rotated stays wrong with every setting (valid class_acc 0.1-0.36 into or out of it): the rotation is a
-geometric change no path of this generator makes easy, so the cycle again closes through other digits. Batch norm
+With the single gain, rotated stays wrong (valid class_acc 0.1-0.36 into or out of it): the rotation is a
+geometric change no path of that generator makes easy, so the cycle again closes through other digits; "warps"
+learns it only for the pairs whose random start lay near the right quarter turn (README, stargan@warps). Batch norm
 in G (an instance norm of the 1x1 bottleneck is zero) and none in D (the penalty is per example); D's trunk is
 the PatchGAN's (6x6 patches) and D_cls a 3x3 convolution over its 3x3 map. Training data is unpaired (each
 train digit in one domain only, digit k in domain k mod D); the test split gives every digit in every domain,

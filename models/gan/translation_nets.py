@@ -34,7 +34,22 @@ PATCH_LAYERS = ((4, 2, 1), (2, 1, 0), (1, 1, 0))
 GATE_SCALE = 4.0  # the input skip adds 4 g (2x - 1) to the logits: sigmoid(+-4) = 0.98 / 0.02 at g = +-1
 GAIN_RATE = 25.0  # g = tanh(25 w), 0 at the start: Adam moves w by about lr a step, so g reaches +-1 in a few
 #                   hundred steps (at rate 1 it had moved by 0.05 after 500 steps, when the U-Net had settled)
-SKIPS = ("none", "gain")
+SKIPS = ("none", "gain", "warps")
+WARPS = 4  # input_skip="warps": hypotheses per pair, the first from the identity, the others at random angles
+_ROWS, _COLS = (a.reshape(-1).astype(np.float32) - 3.5 for a in np.mgrid[0:8, 0:8])  # pixel centres, centred
+
+
+def affine_warp(x: mg.Tensor, theta: mg.Tensor) -> mg.Tensor:
+    """Bilinear resampling of images x (n, 1, 8, 8) by per-image affine maps theta (n, 6) = (a, b, c, d, e, f):
+    output pixel (r, s) (centred coordinates) reads x at (a r + b s + e, c r + d s + f), zero outside; built as
+    a (n, 64, 64) matrix of bilinear weights relu(1 - |u - k|) relu(1 - |v - l|), differentiable in theta
+    (a spatial transformer, Jaderberg et al. 2015, on the 8x8 grid)."""
+    n = x.shape[0]
+    rows, cols = (mg.tensor(g.reshape(1, 64, 1), device=x.device) for g in (_ROWS, _COLS))
+    a, b, c, d, e, f = (theta[:, i].reshape(n, 1, 1) for i in range(6))
+    u, v = a * rows + b * cols + e, c * rows + d * cols + f  # (n, 64 out, 1)
+    weights = (1.0 - (u - rows.reshape(1, 1, 64)).abs()).relu() * (1.0 - (v - cols.reshape(1, 1, 64)).abs()).relu()
+    return (weights @ x.reshape(n, 64, 1)).reshape(n, 1, 8, 8)
 
 
 def receptive_field(layers) -> tuple[int, int, int]:
@@ -80,7 +95,8 @@ class UNet(nn.Module):
     followed by a DomainAffine, and e1 and e3 (no norm there) get a DomainAffine too; forward(x, c) then takes
     the one-hot target domains c (n, D), so each domain scales and shifts every level, skips included.
     `input_skip="gain"` (with domains) adds a learned per-(source, target) multiple of the centred input to the
-    output logits (forward's docstring): a path on which inverting the image is one sign flip."""
+    output logits (forward's docstring): a path on which inverting the image is one sign flip; "warps" adds
+    WARPS such terms per pair, each through its own learned spatial transformer (a turn is one of them)."""
 
     def __init__(self, in_channels: int, out_channels: int = 1, channels=(32, 64, 64), dropout: float = 0.5,
                  domains: int = 0, input_skip: str = "none"):
@@ -105,7 +121,15 @@ class UNet(nn.Module):
         if input_skip != "none":  # one gain per (source, target) pair, zero at the start
             if not domains:
                 raise ValueError("UNet: input_skip needs domains > 0 (it is per pair of domains)")
-            self.pair_skip = nn.Parameter(np.zeros((domains * domains, 1), np.float32))
+            hypotheses = WARPS if input_skip == "warps" else 1
+            self.pair_skip = nn.Parameter(np.zeros((domains * domains, hypotheses), np.float32))
+            if input_skip == "warps":  # theta_k = start_k + GAIN_RATE w_k, w = 0 at the start
+                angles = mg.rand(domains * domains, WARPS).numpy() * 2 * np.pi
+                angles[:, 0] = 0.01 * mg.randn(domains * domains).numpy()  # off the kinks of the identity
+                start = np.stack([np.cos(angles), -np.sin(angles), np.sin(angles), np.cos(angles),
+                                  np.zeros_like(angles), np.zeros_like(angles)], axis=-1)
+                self.register_buffer("warp_start", mg.tensor(start.reshape(-1, WARPS * 6).astype(np.float32)))
+                self.pair_warp = nn.Parameter(np.zeros((domains * domains, WARPS * 6), np.float32))
 
     def _mod(self, i: int, h: mg.Tensor, c) -> mg.Tensor:
         return self.film[i](h, c) if self.domains else h
@@ -128,7 +152,9 @@ class UNet(nn.Module):
         """sigmoid(U-Net(x)); conditional: c the one-hot target domains (n, D). With an input skip, pair is the
         one-hot (source, target) pairs (n, D * D), index source * D + target, and the logits gain
         GATE_SCALE * g * (2 x - 1), x the image channel, g = tanh(GAIN_RATE w[pair]) one learned number per pair
-        (g = -1 is the inversion 1 - x, g = 1 a copy)."""
+        (g = -1 is the inversion 1 - x, g = 1 a copy); "warps": sum_k GATE_SCALE g_k (2 T_k(x) - 1) over WARPS
+        hypotheses per pair, T_k the affine_warp by theta_k = start_k + GAIN_RATE v_k (start: the identity for
+        k = 0, a turn by a random angle for the others), each with its own gain g_k."""
         if self.domains and c is None:
             raise TypeError(f"UNet with {self.domains} domains: forward(x, c) needs the one-hot target domains c")
         logits = self.decode(self.encode(x, c), c)
@@ -136,8 +162,15 @@ class UNet(nn.Module):
             return mg.sigmoid(logits)
         if pair is None:
             raise TypeError("UNet with an input skip: forward(x, c, pair) needs the one-hot (source, target) pairs")
-        gain = mg.tanh(GAIN_RATE * (pair @ self.pair_skip)).reshape(x.shape[0], 1, 1, 1)
-        return mg.sigmoid(logits + GATE_SCALE * gain * (2.0 * x[:, :1] - 1.0))
+        n = x.shape[0]
+        gains = mg.tanh(GAIN_RATE * (pair @ self.pair_skip))
+        if self.input_skip == "gain":
+            return mg.sigmoid(logits + GATE_SCALE * gains.reshape(n, 1, 1, 1) * (2.0 * x[:, :1] - 1.0))
+        thetas = pair @ (self.warp_start + GAIN_RATE * self.pair_warp)  # (n, WARPS * 6)
+        for k in range(WARPS):
+            warped = affine_warp(x[:, :1], thetas[:, 6 * k:6 * k + 6])
+            logits = logits + GATE_SCALE * gains[:, k].reshape(n, 1, 1, 1) * (2.0 * warped - 1.0)
+        return mg.sigmoid(logits)
 
 
 class PatchGAN(nn.Module):

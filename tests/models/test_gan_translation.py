@@ -228,4 +228,7 @@ def test_stargan_input_skip_uses_the_source_domain_that_its_critic_reads():
     read = model.source_domains(x)
     assert read.shape == (6,) and read.dtype.kind == "i"
     np.testing.assert_array_equal(model.translate_numpy(x.numpy(), 4), model.generate(x, np.full(6, 4), read).numpy())
+    warps = tiny("stargan", cond_norm=True, input_skip="warps")
+    out = warps.sample(4, np.arange(4), domain="rotated").numpy()
+    assert out.shape == (4, 1, 8, 8) and 0.0 < out.min() and out.max() < 1.0
 

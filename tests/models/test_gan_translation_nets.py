@@ -166,3 +166,40 @@ def test_gain_skip_adds_its_pairs_gain_times_the_centred_input_to_the_logits():
         UNet(in_channels=1, input_skip="gain")
     with pytest.raises(ValueError, match="input_skip must be one of"):
         UNet(in_channels=1, domains=2, input_skip="rot")
+
+
+def test_affine_warp_is_exact_on_the_identity_and_the_quarter_turn_and_differentiable_between():
+    from minigen.models.gan.translation_nets import affine_warp
+
+    mg.manual_seed(0)
+    x = mg.rand(2, 1, 8, 8)
+    theta = lambda *t: mg.tensor(np.array([t, t], np.float32))  # noqa: E731
+    np.testing.assert_array_equal(affine_warp(x, theta(1, 0, 0, 1, 0, 0)).numpy(), x.numpy())
+    np.testing.assert_allclose(affine_warp(x, theta(0, 1, -1, 0, 0, 0)).numpy(), np.rot90(x.numpy(), 1, axes=(2, 3)),
+                               atol=1e-6)
+    half = np.sin(np.pi / 6)  # a 30-degree turn: the output mixes neighbours, and theta gets a gradient
+    turn = mg.tensor(np.array([[np.cos(np.pi / 6), -half, half, np.cos(np.pi / 6), 0.1, 0.0]] * 2, np.float32),
+                     requires_grad=True)
+    affine_warp(x, turn).sum().backward()
+    assert np.abs(turn.grad.numpy()).min() > 0
+
+
+def test_warps_skip_starts_as_the_plain_unet_and_adds_each_hypothesis_gain_times_its_warped_input():
+    from minigen.models.gan.translation_nets import GAIN_RATE, GATE_SCALE, WARPS
+
+    mg.manual_seed(0)
+    warps = UNet(in_channels=1, channels=(4, 8, 8), dropout=0.0, domains=1, input_skip="warps").eval()
+    mg.manual_seed(0)
+    plain = UNet(in_channels=1, channels=(4, 8, 8), dropout=0.0, domains=1).eval()
+    x = mg.rand(2, 1, 8, 8)
+    c = pair = mg.tensor(np.ones((2, 1), np.float32))
+    np.testing.assert_allclose(warps(x, c, pair).numpy(), plain(x, c).numpy(), rtol=1e-6)  # every gain is 0
+    start = np.zeros((1, WARPS * 6), np.float32)
+    start[0, 6:12] = [0, 1, -1, 0, 0, 0]  # hypothesis 1: the quarter turn
+    warps.warp_start.data = start
+    gains = np.zeros((1, WARPS), np.float32)
+    gains[0, 1] = 20.0 / GAIN_RATE  # tanh(20) = 1
+    warps.pair_skip.data = gains
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    added = logit(warps(x, c, pair).numpy().astype(np.float64)) - logit(plain(x, c).numpy().astype(np.float64))
+    np.testing.assert_allclose(added, GATE_SCALE * (2 * np.rot90(x.numpy(), 1, axes=(2, 3)) - 1), atol=1e-4)
