@@ -85,3 +85,27 @@ def test_metrics_compare_samples_with_real_clips():
     assert set(out) == {"score_tones", "score_tones_real", "spectral_distance", "spectral_distance_real"}
     assert out["score_tones_real"] > 8 and 1.0 <= out["score_tones"] < out["score_tones_real"]
     assert out["spectral_distance"] > out["spectral_distance_real"]
+
+
+def test_phase_shuffle_follows_every_critic_convolution_but_the_last():
+    x = mg.tensor(np.random.default_rng(0).standard_normal((8, 1, 64)).astype(np.float32))
+    one = small_wavegan(upsamplings=1, class_conditional=False)  # one convolution: nothing to shuffle
+    with one.evaluating():
+        plain = one.critic(x).numpy()
+    one.discriminator.train()
+    np.testing.assert_array_equal(one.critic(x).numpy(), plain)
+    two = small_wavegan(upsamplings=2, class_conditional=False)
+    x2 = mg.tensor(np.random.default_rng(1).standard_normal((32, 1, 256)).astype(np.float32))
+    with two.evaluating():
+        plain = two.critic(x2).numpy()
+    two.discriminator.train()
+    assert not np.allclose(two.critic(x2).numpy(), plain)  # the first layer's output is shuffled
+
+
+def test_nearest_upsampling_keeps_the_lengths_and_unknown_modes_are_refused():
+    model = small_wavegan(upsample="nearest")
+    assert all(layer.kernel_size == (KERNEL,) and layer.stride == (1,) for layer in model.generator.up)
+    x = model.sample(3, np.array([0, 1, 2]))
+    assert x.shape == (3, 1, 256) and np.abs(x.numpy()).max() <= 1.0
+    with pytest.raises(ValueError, match="upsample"):
+        small_wavegan(upsample="linear")
