@@ -93,11 +93,12 @@ ZOO_RUNS: dict[str, list] = {
     "realnvp": [_run(800, hidden=32), *(_run(1500, toy) for toy in ("moons", "ring8", "grid25"))],
     "glow": [_run(800)],
     # the plain VAE's run; options on validation (bench/flows_valid.py): IAF with the analytic KL(q_0 || p)
-    # (-17.31 against -17.50); planar: global, 32 steps, analytic KL (valid ELBO paired with the VAE's, 100
-    # draws: +0.17 +- 0.11; 8 steps +0.11, amortised 16 steps +0.03: bench/flows_vae_paired.py --split valid);
-    # tags: ablations (planar-vae@amortized: the paper's amortised 8 steps, single-draw KL)
+    # (-17.31 against -17.50); planar: global, 16 steps, analytic KL (valid ELBO paired with the VAE's, 100
+    # draws: +0.19 +- 0.09; 8 steps +0.11, 32 +0.17, 64 -0.16, amortised 16/32 steps +0.03/-0.09:
+    # bench/flows_vae_paired.py --split valid); tags: ablations (planar-vae@amortized: the paper's amortised
+    # 8 steps, single-draw KL)
     "iaf-vae": [_run(4000, analytic_kl=True), {**_run(4000, analytic_kl=True, context=0), "tag": "no-context"}],
-    "planar-vae": [_run(4000, amortized=False, flows=32, analytic_kl=True),
+    "planar-vae": [_run(4000, amortized=False, flows=16, analytic_kl=True),
                    {**_run(4000), "tag": "amortized"}, {**_run(4000, amortized=False), "tag": "global"}],
     "rbm": [_run(12000, hidden=200)],  # CD-1 (chosen on validation: bench/rbm_cd.py), lr 0.02 decayed to 0
     "ebm": [_run(800), _run(3000, "ring8"), _run(10000, "grid25")],  # toys: from pilots (README: deep EBM)
