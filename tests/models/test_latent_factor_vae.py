@@ -62,3 +62,14 @@ def test_beta_vae_trains_on_shapes():
     assert tuple(m.traversal(steps=4).shape) == (m.latent * 4, 1, 20, 20)
     with pytest.raises(ValueError, match="binary"):
         models.create("beta-vae", data="shapes", likelihood="gaussian")
+
+
+def test_factor_vae_defaults_to_shapes_in_the_registry_and_the_cli():
+    from minigen.cli import _default_data
+
+    cls = models.model_class("factor-vae")
+    assert _default_data(cls) == "shapes"  # `minigen train factor-vae` without --data
+    m = models.create("factor-vae", hidden=8, d_hidden=[8])
+    assert m.data_name == "shapes" and tuple(m.eval_batch("test").shape[1:]) == (1, 20, 20)
+    with pytest.raises(ValueError, match="shapes"):
+        models.create("factor-vae", data="digits")
