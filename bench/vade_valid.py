@@ -80,6 +80,9 @@ def run(settings: dict, steps: int, pretrain: int, every: int) -> dict:
     else:
         with model.evaluating():  # label-free: what a choice among runs may use
             record["valid_elbo"] = round(float(model.elbo(model.eval_batch("valid")).mean().item()), 3)
+    if model.pretrain_restarts > 1:  # which autoencoder the label-free sureness chose
+        record["pretrain_choice"] = {"chosen": model.pretrain_choice["chosen"],
+                                     "sureness": [round(x, 5) for x in model.pretrain_choice["sureness"]]}
     record["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(record), flush=True)
     return record

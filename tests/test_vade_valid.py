@@ -1,5 +1,6 @@
 """bench/vade_valid.py, VaDE's validation-split selection: its option parsing, the records of a (tiny) run and
-of the pretraining-only proxy, and the summary's means over seeds."""
+of the pretraining-only proxy (with the autoencoder chosen among restarts), and the summary's means over
+seeds."""
 import importlib.util
 from pathlib import Path
 
@@ -17,13 +18,15 @@ def test_parse_keeps_numbers_as_numbers_and_names_as_strings():
 
 
 def test_a_run_records_the_fit_the_curve_and_the_elbo_and_the_proxy_only_the_fit():
-    full = vade_valid.run({**TINY, "seed": 1}, steps=4, pretrain=2, every=2)
+    full = vade_valid.run({**TINY, "pretrain_restarts": 2, "seed": 1}, steps=4, pretrain=2, every=2)
     assert set(full["valid_cluster_acc"]) == {"gmm_fit", "gmm_init", "4"}
     assert all(0 < a <= 1 for a in full["valid_cluster_acc"].values())
     assert full["settings"]["seed"] == 1 and full["settings"]["pretrain_loss"] == "mse"  # the default, named
     assert isinstance(full["valid_elbo"], float)
+    assert full["pretrain_choice"]["chosen"] in (0, 1) and len(full["pretrain_choice"]["sureness"]) == 2
     proxy = vade_valid.run(dict(TINY), steps=2, pretrain=2, every=2)
     assert set(proxy["valid_cluster_acc"]) == {"gmm_fit"} and "valid_elbo" not in proxy
+    assert "pretrain_choice" not in proxy  # one autoencoder: nothing to choose
 
 
 def test_summary_averages_each_setting_over_its_seeds():
