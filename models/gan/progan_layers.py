@@ -4,8 +4,9 @@
                               gain sqrt(2)); w ~ N(0, 1) at init, so every weight gets the same dynamic range
                               under Adam's scale-free updates (EqualizedLinear, EqualizedConv2d)
     pixel norm                b_{x,y} = a_{x,y} / sqrt(1/C sum_j (a^j_{x,y})^2 + eps), eps = 1e-8, over channels
-    minibatch stddev          s = mean_{c,h,w} sqrt(Var_n[x_{n,c,h,w}] + eps) (biased variance over the batch),
-                              replicated as one extra feature map for every example
+    minibatch stddev          s = mean_{c,h,w} sqrt(Var_n[x_{n,c,h,w}] + eps) (biased variance over the batch,
+                              or over groups of G examples as in the paper's code), replicated as one extra
+                              feature map for every example (of the group)
     fade-in                   y = alpha * new + (1 - alpha) * old, alpha rising from 0 to 1 while a new
                               resolution's layers are blended in
 """
@@ -73,19 +74,29 @@ class PixelNorm(nn.Module):
 
 
 class MinibatchStddev(nn.Module):
-    """Appends one feature map holding the mean over (c, h, w) of the batch's standard deviation: (N, C, H, W)
-    -> (N, C + 1, H, W). A generator whose samples vary less than the data's shows it to the critic here."""
+    """Appends one feature map holding the mean over (c, h, w) of the standard deviation over a group of
+    examples: (N, C, H, W) -> (N, C + 1, H, W). A generator whose samples vary less than the data's shows it to
+    the critic here. `group_size` None: one group, the whole minibatch (the paper's text); G: groups of G as in
+    the paper's code, example n in group n mod (N / G) (x viewed as (G, N / G, C, H, W)), each example given
+    its own group's statistic; N must be a multiple of G (a batch smaller than G is one group)."""
 
-    def __init__(self, eps: float = 1e-8):
+    def __init__(self, eps: float = 1e-8, group_size: int | None = None):
         super().__init__()
-        self.eps = eps
+        if group_size is not None and group_size < 2:
+            raise ValueError(f"MinibatchStddev: group_size must be at least 2 (or None), got {group_size}")
+        self.eps, self.group_size = eps, group_size
 
     def forward(self, x: Tensor) -> Tensor:
-        centred = x - x.mean(axis=0, keepdims=True)
-        std = ((centred * centred).mean(axis=0) + self.eps).sqrt()  # (C, H, W)
-        s = std.mean().reshape(1, 1, 1, 1)
-        n, _, h, w = x.shape
-        return mg.cat([x, s.expand(n, 1, h, w)], axis=1)
+        n, c, h, w = x.shape
+        g = n if self.group_size is None else min(self.group_size, n)
+        if n % g:
+            raise ValueError(f"MinibatchStddev: a batch of {n} is not a multiple of the group size {g}")
+        y = x.reshape(g, n // g, c, h, w)
+        centred = y - y.mean(axis=0, keepdims=True)
+        std = ((centred * centred).mean(axis=0) + self.eps).sqrt()  # (N / G, C, H, W)
+        s = std.reshape(n // g, c * h * w).mean(axis=1)  # (N / G,)
+        s = s.reshape(1, n // g, 1, 1, 1).expand(g, n // g, 1, h, w).reshape(n, 1, h, w)
+        return mg.cat([x, s], axis=1)
 
 
 def fade(new: Tensor, old: Tensor, alpha: float) -> Tensor:

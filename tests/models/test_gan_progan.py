@@ -75,6 +75,32 @@ def test_minibatch_stddev_against_numpy():
     assert np.all(same[:, 3] < 1e-3)  # a collapsed batch shows zero spread
 
 
+def test_minibatch_stddev_in_groups_against_numpy():
+    """The paper's code: groups of G examples, example n in group n mod (N / G); each gets its group's value."""
+    x = np.random.default_rng(7).standard_normal((8, 3, 2, 2)).astype(np.float32)
+    x[1::2] *= 4  # the odd examples (group 1 of 2 when G = 4) vary more
+    groups = x.astype(np.float64).reshape(4, 2, 3, 2, 2)
+    s = np.sqrt(groups.var(axis=0) + 1e-8).mean(axis=(1, 2, 3))  # one value per group
+    y = MinibatchStddev(group_size=4)(mg.tensor(x)).numpy()
+    assert y.shape == (8, 4, 2, 2)
+    np.testing.assert_array_equal(y[:, :3], x)
+    np.testing.assert_allclose(y[:, 3], np.broadcast_to(s[np.arange(8) % 2, None, None], (8, 2, 2)), rtol=1e-5)
+    assert s[1] > 2 * s[0]
+    whole = MinibatchStddev(group_size=8)(mg.tensor(x)).numpy()  # one group of the whole batch = the default
+    np.testing.assert_allclose(whole, MinibatchStddev()(mg.tensor(x)).numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="multiple of the group size 3"):
+        MinibatchStddev(group_size=3)(mg.tensor(x))
+    with pytest.raises(ValueError, match="at least 2"):
+        MinibatchStddev(group_size=1)
+
+
+def test_minibatch_stddev_groups_gradient_stays_in_its_group():
+    x = mg.tensor(np.random.default_rng(8).standard_normal((8, 2, 2, 2)).astype(np.float32), requires_grad=True)
+    MinibatchStddev(group_size=4)(x)[0, -1].sum().backward()  # example 0's feature: group 0 = examples 0, 2, 4, 6
+    moved = np.abs(x.grad.numpy()).sum(axis=(1, 2, 3)) > 0
+    np.testing.assert_array_equal(moved, np.arange(8) % 2 == 0)
+
+
 def test_minibatch_stddev_gradient_reaches_every_example():
     x = mg.tensor(np.random.default_rng(5).standard_normal((4, 2, 2, 2)).astype(np.float32), requires_grad=True)
     MinibatchStddev()(x)[:, -1].sum().backward()
@@ -110,6 +136,21 @@ def test_discriminator_at_alpha_zero_sees_only_the_pooled_image():
         d1 = model.discriminator(x, 1, 0.0).numpy()
         d0 = model.discriminator(mg.tensor(downsample(x.numpy(), 2)), 0, 1.0).numpy()
     np.testing.assert_allclose(d1, d0, rtol=1e-4, atol=1e-5)
+
+
+def test_mbstd_group_option_reaches_the_critic():
+    """`mbstd_group=G` gives D's stddev feature one value per group of G; 0 (default) the whole batch."""
+    mg.manual_seed(0)
+    x = mg.rand(8, 1, 2, 2)
+    for group, distinct in ((0, 1), (4, 2), (2, 4)):
+        model = models.create("progan", **TINY, mbstd_group=group)
+        layer = model.discriminator.final[0]
+        assert isinstance(layer, MinibatchStddev) and layer.group_size == (group or None)
+        with mg.no_grad():
+            feats = layer(model.discriminator.from_rgb[0](x)).numpy()[:, -1, 0, 0]
+        assert len(np.unique(feats)) == distinct
+    assert not any(isinstance(m, MinibatchStddev)
+                   for m in models.create("progan", **TINY, minibatch_stddev=False).discriminator.final)
 
 
 def test_schedule_levels_and_alpha():
