@@ -1,8 +1,10 @@
 """Flow settings chosen on the validation split (issue 16): train each setting of a model, score it on the
 validation split every `--every` steps (`--metric`: MAF's valid_nll, nats per image with the zoo metric's 8
 fixed dequantization draws; the flow VAEs' valid_elbo), and record the curves, so the zoo run takes the best
-setting and its best step count (early stopping by the validation score). The generators' states are kept
-across each evaluation, so the run's first N steps are those of `minigen train ... --steps N`.
+setting and its best step count (early stopping by the validation score). The seed is set before
+the model is made and evaluate() restores the generators it seeds, so each setting's first N steps are those
+of `minigen train ... --steps N` (before 2026-12-01 session 4 the model was made before seeding, so every
+setting after the first of one invocation started from other weights).
 
     python bench/flows_valid.py --model maf --steps 2000 --every 250 \
         --config hidden=128 --config hidden=128,dropout=0.2 ...
@@ -22,7 +24,8 @@ import tempfile
 import time
 
 import minigen.models as models
-from minigen.trainer import Training, _rng_states, _set_rng_states, evaluate
+from minigen import backend
+from minigen.trainer import Training, evaluate
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "flows_valid.json")
 
@@ -33,6 +36,7 @@ def parse(config: str) -> dict:
 
 def curve(name: str, settings: dict, steps: int, every: int, metric: str, seed: int = 0) -> dict:
     """{metric: {step: value}, "seconds"} every `every` steps of one training run of `name` with `settings`."""
+    backend.manual_seed(seed)  # as `minigen train --seed`: the starting weights too, whatever ran before
     model = models.create(name, "digits", **settings)
     out, t0 = {}, time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -40,9 +44,7 @@ def curve(name: str, settings: dict, steps: int, every: int, metric: str, seed: 
         for stop in range(every, steps + 1, every):
             training.steps = stop
             training.run(progress=False)
-            states = _rng_states()  # evaluate seeds the generators: training goes on as if it had not run
-            out[stop] = evaluate(model, "valid")[metric]
-            _set_rng_states(states)
+            out[stop] = evaluate(model, "valid")[metric]  # restores the generators: training goes on unchanged
             print(settings, stop, round(out[stop], 2), flush=True)
     return {metric: out, "seconds": round(time.perf_counter() - t0, 1)}
 
