@@ -54,7 +54,7 @@ ZOO_RUNS: dict[str, list] = {
                        {**_run(2000, class_conditional=True, dropout=0.1, ema=0.995), "tag": "cond"}],
     "pixelcnn-pp": [_run(800, dropout=0.1)],
     "pixelrnn-row": [_run(1000)],  # not tuned on validation (1000 steps: the gated PixelCNN's budget until session 4)
-    "pixelrnn-diag": [_run(2000, ema=0.99)],  # EMA decay and steps: the validation split (still improving at 2000)
+    "pixelrnn-diag": [_run(3000, ema=0.99)],  # EMA decay and steps: the validation split (flat from 3000 to 3500)
     "ae": [_run(4000)],
     "vae": [_run(4000)],
     "cvae": [_run(4000)],
