@@ -130,7 +130,10 @@ ZOO_RUNS: dict[str, list] = {
     # progan: 3600 steps = 2000 stable at 8x8 after its 400-step fade, as many 8x8 images as DCGAN's 2000 steps;
     # G's rate 5e-4 (default) from 3600-step pilots: 8x8 FD 6.72 / 5.54 / 321 with G at 2.5e-4 / 5e-4 / 1e-3
     "progan": [_run(3600), {**_run(3600, fade=False), "tag": "no-fade"},
-               {**_run(3600, minibatch_stddev=False), "tag": "no-mbstd"}],
+               {**_run(3600, minibatch_stddev=False), "tag": "no-mbstd"},
+               # ncritic2: the late session-4 pilot's recipe (two critic steps per G step, batch 128), a variant
+               # so the ablations above stay on the main run's recipe
+               {**_run(3600, n_critic=2, batch_size=128), "tag": "ncritic2"}],
     "gan-cls": [_run(1000), {**_run(1000, matching_aware=False), "tag": "no-cls"}],
     "puzzle-gan": [_run(4000), {**_run(4000, grid=2), "tag": "grid2"}],  # steps: valid class_acc at half the
     # parts 0.820 / 0.870 / 0.875 / 0.885 after 1000 / 2000 / 3000 / 4000 steps (grid 4)
