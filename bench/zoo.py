@@ -47,7 +47,7 @@ ZOO_RUNS: dict[str, list] = {
     "nade": [_run(2000, hidden=100, lr=0.005)],  # hidden and lr chosen on the validation split
     "rnade": [_run(2000, hidden=100, components=10, lr=0.0003)],
     "made": [_run(10000, hidden=500, num_masks=8, ensemble=8)],
-    "pixelcnn": [_run(1750, dropout=0.1, ema=0.995),  # dropout, EMA decay and steps: the validation split
+    "pixelcnn": [_run(1500, layers=12, dropout=0.3, ema=0.995),  # depth, dropout, EMA decay, steps: validation split
                  {**_run(1000, dropout=0.1, likelihood="categorical", levels=17), "tag": "levels17"}],
     # gated: the EMA decay, dropout and steps chosen on the validation split (constant lr; cosine was worse there)
     "gated-pixelcnn": [_run(1750, ema=0.998),
