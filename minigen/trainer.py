@@ -12,7 +12,7 @@ weights, or SWA), it is updated after every step (after the schedulers), the che
 trained weights ("averaged"), and the run's result is the averaged model: when training completes, its
 weights are loaded into the model (after the last checkpoint, which keeps the trained weights for
 resuming), and `load_model` loads the averages, so metrics.json, `minigen eval` and `minigen sample` all
-measure the averaged weights.
+measure the averaged weights. Running the same Training further goes on from the trained weights.
 
 A run is prepared in memory first (`Training(...)`: model on its device, optimizers, loader, the checkpoint
 when resuming, the first batch), and nothing is written until its first step has completed (`run`'s
@@ -23,6 +23,7 @@ is raised; a second Ctrl-C stops at once without saving.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import signal
@@ -136,6 +137,7 @@ class Training:
         self.schedulers = model.configure_schedulers(self.optimizers, self.steps)
         self.loader = model.loader("train", batch_size=batch_size, seed=seed)
         self.history, self.step, self.checkpoint_step, self.started = History(), 0, None, False
+        self.trained = None  # the trained weights while the model holds the averages (after run())
         if resume and self.is_root:
             self._restore()
         if parallel is not None:
@@ -205,6 +207,9 @@ class Training:
         if tensorboard:
             _tensorboard_class()  # a missing tensorboardX fails the start, not the first step
         model, writer, parallel = self.model, None, self.parallel
+        if self.trained is not None:  # a second run() goes on from the trained weights, not the averages
+            model.load_state_dict(self.trained)
+            self.trained = None
         bar = _progress_bar(self.steps, self.step, model, progress and self.is_root)
         t0 = time.perf_counter()
         model.train()
@@ -249,6 +254,7 @@ class Training:
                 bar.close()
                 bar = None
             if self.averaged is not None:  # the run's result: the averaged weights (the checkpoint keeps both)
+                self.trained = copy.deepcopy(model.state_dict())
                 model.load_state_dict(self.averaged.module.state_dict())
             self.history.seconds = time.perf_counter() - t0
             if writer is not None:

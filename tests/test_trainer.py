@@ -149,3 +149,17 @@ def test_a_resumed_run_continues_the_average_exactly(tmp_path):
     with pytest.raises(trainer.CheckpointMismatch, match="holds no weight averages"):
         trainer.train(Recorder(), 2, str(tmp_path / "c"), progress=False)
         trainer.train(Averaging(), 4, str(tmp_path / "c"), resume=True, progress=False)
+
+
+def test_a_second_run_goes_on_from_the_trained_weights_not_the_averages(tmp_path):
+    """run() leaves the averages in the model; running the same Training further (as bench/flows_valid.py does
+    in segments) must continue from the trained weights, so 3 + 3 steps equal 6 steps."""
+    straight = Averaging(decay=6)
+    trainer.train(straight, 6, str(tmp_path / "a"), progress=False)
+    segmented = Averaging(decay=6)
+    training = trainer.Training(segmented, 3, str(tmp_path / "b"))
+    training.run(progress=False)
+    training.steps = 6
+    training.run(progress=False)
+    np.testing.assert_array_equal(np.array(segmented.trajectory), np.array(straight.trajectory))
+    np.testing.assert_array_equal(segmented.logits.numpy(), straight.logits.numpy())
