@@ -37,7 +37,7 @@ def worker(steps: int, out: str, only: list | None) -> None:
         start = time.perf_counter()
         try:
             cls = models.model_class(name)
-            data = "digits" if "digits" in cls.datasets else cls.datasets[0]
+            data = cls.default_data()
             model = models.create(name, data=data)
             batch = model.batch_size
             batch += -batch % parallel.world_size

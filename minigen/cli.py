@@ -177,10 +177,6 @@ def _resumed_options(cls, args, run: dict) -> tuple[str, dict, int]:
     return run["data"], run["config"], run.get("seed", 0)
 
 
-def _default_data(cls) -> str:
-    return "digits" if "digits" in cls.datasets else cls.datasets[0]
-
-
 def _prepare(cls, args, data: str, config: dict, overrides: dict, seed: int, steps: int, parallel=None):
     """The model and its Training, built in memory; an error names the --set values it was built with."""
     import minigen.models as models
@@ -234,7 +230,7 @@ def _train_run(args, parallel=None) -> None:
         existing = run_folder.read_run(args.out)
         if existing is not None and not args.overwrite:
             run_folder.refuse_new_run(args.out, args.name, existing)
-        data = args.data or _default_data(cls)
+        data = args.data or cls.default_data()
         if data not in cls.datasets:
             raise _CliError(f"--data {data}: {args.name} trains on {', '.join(cls.datasets)} (minigen info "
                             f"{args.name}; minigen list)")

@@ -124,7 +124,7 @@ def info_text(name: str, cls, data: str | None = None) -> str:
 
     from minigen.models.base import LatentVariableModel, LikelihoodModel
 
-    data = data or cls.datasets[0]
+    data = data or cls.default_data()
     if data not in cls.datasets:
         raise OptionError(f"{name} trains on {', '.join(cls.datasets)}; there is no data set {data!r}")
     config = cls.default_config(data)
@@ -133,7 +133,7 @@ def info_text(name: str, cls, data: str | None = None) -> str:
     lines = [f"{name}: {cls.__module__.replace('minigen.', '')}.{cls.__name__}",
              f"  paper:    {'; '.join(_papers(cls, module_doc)) or '-'}",
              f"  model:    {_first_paragraph(cls.__doc__) or '-'}",
-             f"  data:     {', '.join(cls.datasets)} (--data; default {cls.datasets[0]})"
+             f"  data:     {', '.join(cls.datasets)} (--data; default {cls.default_data()})"
              f"{'; batches carry labels (conditional)' if cls.conditional else ''}",
              f"  options for --data {data} (change with --set KEY=VALUE):"]
     for key, default in config.items():

@@ -77,11 +77,11 @@ def model_class(name: str):
 
 
 def create(name: str, data: str | None = None, **overrides):
-    """A model with its default configuration for `data` (None: digits, or the model's first data set when it
-    does not train on digits), updated by `overrides`."""
+    """A model with its default configuration for `data` (None: the model's `default_data()`: digits, or its
+    first data set when it does not train on digits), updated by `overrides`."""
     cls = model_class(name)
     if data is None:
-        data = "digits" if "digits" in cls.datasets else cls.datasets[0]
+        data = cls.default_data()
     config = dict(cls.default_config(data))
     unknown = set(overrides) - set(config)
     if unknown:

@@ -39,6 +39,11 @@ class GenerativeModel(nn.Module):
     event_shape: tuple = DIGITS_SHAPE  # the shape of one sample: sample(n) returns (n, *event_shape)
 
     @classmethod
+    def default_data(cls) -> str:
+        """The data set used when none is named: digits where the model trains on them, else its first."""
+        return "digits" if "digits" in cls.datasets else cls.datasets[0]
+
+    @classmethod
     def default_config(cls, data: str) -> dict:
         """Hyper-parameters for `data`; every key can be overridden through models.create."""
         return {"lr": 1e-3, "batch_size": 64}

@@ -65,10 +65,8 @@ def test_beta_vae_trains_on_shapes():
 
 
 def test_factor_vae_defaults_to_shapes_in_the_registry_and_the_cli():
-    from minigen.cli import _default_data
-
     cls = models.model_class("factor-vae")
-    assert _default_data(cls) == "shapes"  # `minigen train factor-vae` without --data
+    assert cls.default_data() == "shapes"  # `minigen train factor-vae` without --data
     m = models.create("factor-vae", hidden=8, d_hidden=[8])
     assert m.data_name == "shapes" and tuple(m.eval_batch("test").shape[1:]) == (1, 20, 20)
     with pytest.raises(ValueError, match="shapes"):
