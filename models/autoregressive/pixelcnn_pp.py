@@ -30,6 +30,7 @@ from minigen.autograd import Tensor
 
 from .logistic_mixture import discretized_logistic_mixture_log_prob
 from .pixel_base import PixelModel
+from .pixelcnn_pp_sampler import FastSampler
 
 
 def down_shift(x: Tensor) -> Tensor:
@@ -100,7 +101,6 @@ class PixelCNNPlusPlus(PixelModel):
     """Two shifted streams, gated resnets, one 8x8 -> 4x4 -> 8x8 down/up-sampling with short-cuts."""
 
     binarize = None
-    has_fast_sampler = False
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, channels: int = 16,
                  resnets: int = 1, components: int = 5, dropout: float = 0.0, event_shape: tuple | None = None,
@@ -173,3 +173,20 @@ class PixelCNNPlusPlus(PixelModel):
         p = xp.exp(discretized_logistic_mixture_log_prob(k, *self._mixture(params), levels).data)
         cdf = xp.cumsum(p, axis=1)
         return xp.minimum((cdf < u[:, None] * cdf[:, -1:]).sum(axis=1), levels - 1).astype(u.dtype)
+
+    # ----------------------------------------------------------------------------- fast sampler
+    def start_cache(self, scaled, y=None) -> dict:
+        """The fast sampler's caches (pixelcnn_pp_sampler.py) for the image scaled to [0, 1]."""
+        return {"sampler": FastSampler(self, scaled)}
+
+    def row_start(self, cache: dict, i: int) -> None:
+        """Row i of every u-stream layer: it depends on the rows above only."""
+        cache["sampler"].row(i)
+
+    def logits_at(self, cache: dict, i: int, j: int):
+        """(B, 1, 3K) mixture parameters of pixel (i, j): every ul-stream layer at (i, j) only."""
+        params = cache["sampler"].at(i, j)
+        return params.reshape(params.shape[0], 1, self.outputs)
+
+    def write(self, cache: dict, c: int, i: int, j: int, value) -> None:
+        cache["sampler"].write(i, j, value)

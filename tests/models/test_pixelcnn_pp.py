@@ -1,6 +1,8 @@
 """PixelCNN++: the discretized logistic mixture (sums to 1 over all levels, tails included; the paper's
 formula where it is computable naively; finite far in the tails), the autoregressive property of the
-shifted streams with down/up-sampling through the engine's gradients, the sampler's level draws, training."""
+shifted streams with down/up-sampling through the engine's gradients, the sampler's level draws, the cached
+fast sampler (pixelcnn_pp_sampler.py: the network's parameters at every pixel without reading a pixel before
+it is drawn, the naive sampler's samples and completions for the same seed), training."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -73,6 +75,45 @@ def test_level_draws_follow_the_discretized_mixture():
     np.testing.assert_allclose(np.bincount(draws.astype(int), minlength=17) / 40000, p, atol=0.01)
 
 
+# ------------------------------------------------------------------------------------- fast sampler
+
+@pytest.mark.parametrize("resnets,shape", [(1, (1, 8, 8)), (2, (1, 8, 8)), (1, (1, 6, 4))])
+def test_cached_parameters_equal_the_network_and_read_only_drawn_pixels(resnets, shape):
+    """The cache starts from another image and gets each true pixel only after its parameters are read
+    (as in sampling), yet gives the whole network's parameters on the true image at every pixel."""
+    model = randomize(PixelCNNPlusPlus(channels=4, components=2, resnets=resnets, dropout=0.5, event_shape=shape),
+                      seed=2, scale=0.3)
+    x, other = random_images(model, 3, seed=1), random_images(model, 3, seed=9)
+    with model.evaluating():
+        full = model.image_logits(x).data[:, 0]                        # (B, 3K, H, W)
+        cache = model.start_cache(other.data / (LEVELS - 1), None)
+        for i in range(shape[1]):
+            model.row_start(cache, i)
+            for j in range(shape[2]):
+                np.testing.assert_allclose(model.logits_at(cache, i, j)[:, 0], full[:, :, i, j], rtol=1e-10,
+                                           atol=1e-10)
+                model.write(cache, 0, i, j, x.data[:, 0, i, j] / (LEVELS - 1))
+    with model.evaluating():  # the images differ where it matters: a cache that read `other` would fail
+        assert not np.allclose(model.image_logits(other).data[:, 0, :, 1:], full[:, :, 1:])
+
+
+@pytest.mark.parametrize("resnets", [1, 2])
+def test_fast_sampler_gives_the_naive_samples_and_completions_for_the_same_seed(resnets):
+    model = randomize(PixelCNNPlusPlus(channels=4, components=2, resnets=resnets, dropout=0.3), seed=5, scale=0.3)
+    x = random_images(model, 6, seed=1)
+    observed = np.zeros((1, 8, 8), bool)
+    observed[:, :4] = True
+    results = []
+    for fast in (False, True):
+        mg.manual_seed(7)
+        results.append((model.sample(8, fast=fast).numpy(), model.complete(x, observed, fast=fast).numpy()))
+    (naive, naive_done), (fast, fast_done) = results
+    np.testing.assert_array_equal(fast, naive)
+    np.testing.assert_array_equal(fast_done, naive_done)
+    np.testing.assert_array_equal(fast_done[:, :, :4], x.numpy()[:, :, :4])
+    assert len(np.unique(naive)) > 5 and (naive_done[:, :, 4:] != x.numpy()[:, :, 4:]).any()
+
+
 def test_training_lowers_the_loss_on_the_seventeen_levels():
     mg.manual_seed(0)
     model = models.create("pixelcnn-pp", channels=8, components=2, lr=1e-2)
@@ -85,3 +126,4 @@ def test_training_lowers_the_loss_on_the_seventeen_levels():
     assert last < first - 5.0
     with pytest.raises(ValueError, match="integers in 0..16"):
         model.log_prob(mg.tensor(np.full((1, 1, 8, 8), 17.0, np.float32)))
+    assert model.has_fast_sampler and model.sample_speedup(n=4) > 1.5
