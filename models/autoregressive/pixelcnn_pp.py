@@ -18,8 +18,15 @@ concat_elu(v) = elu([v, -v]). Deviations, and why: one colour (the digits are gr
 dependence between colour means), one down/up-sampling step (8x8 -> 4x4; the paper's 32 -> 16 -> 8 has
 no room on 8x8 images), no weight normalisation or Polyak averaging (plain Adam on a small net), and
 sampling draws the level from the discretized mixture's 17 probabilities by the inverse CDF (exactly the
-model's distribution) rather than rounding a continuous logistic draw. There is no fast sampler: a cache
-per position does not carry through the stride-2 layers, so sampling reruns the network per pixel.
+model's distribution) rather than rounding a continuous logistic draw.
+
+Fast sampling (pixelcnn_pp_sampler.py; Ramachandran et al. 2017 also cache through strided layers): every
+layer is causal in rows (2-row kernels padded above, down_shift, the stride-2 conv's 4x4 row m reading 8x8
+rows 2m - 1 and 2m, the up-sampling's 8x8 row p reading 4x4 row p // 2), so the u stream's row i depends on
+the rows above only and is computed once per row, and the ul stream's value at (i, j) (its 4x4 value at
+(i // 2, j // 2)) depends on the pixels before (i, j) (before (2 (i // 2), 2 (j // 2))) only, so each is
+computed once, at its own pixel, from caches of the layers' inputs. For the same seed the fast and the naive
+sampler (the whole network per pixel) give the same samples (tests/models/test_pixelcnn_pp.py).
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ row of each u layer, instead of the whole network at all 64 + 16 positions. Cach
 input (concat_elu(v), concat_elu(c), the image scaled to [-1, 1], the stride-2 layer's input) zero-padded
 by PAD rows above and PAD columns on both sides, so a cache's zeros are the convolutions' zero padding;
 dropout is off (sampling runs in evaluating()). The arithmetic differs from the engine's convolutions only
-in summation order (tests/models/test_pixelcnn_pp_sampler.py: the same logits to 1e-10 and the same
+in summation order (tests/models/test_pixelcnn_pp.py: the same parameters to 1e-10 and the same
 samples for the same seed as the naive sampler, float64).
 """
 from __future__ import annotations
