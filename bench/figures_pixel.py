@@ -1,6 +1,6 @@
 """The pixel models' pictures of the README (docs/images/pixel-*.png), drawn from the trained zoo runs.
 
-    python bench/zoo.py --only pixelcnn,gated-pixelcnn,pixelcnn-pp   # first: the runs
+    python bench/zoo.py --only pixelcnn,gated-pixelcnn,pixelcnn-pp,pixelrnn-row,pixelrnn-diag   # first: the runs
     python bench/figures_pixel.py                                              # every picture whose run exists
 
 Per run: 64 samples (the fast sampler; class rows for the class-conditional model) and completions (rows:
@@ -18,7 +18,8 @@ from minigen import viz
 from minigen.data import load_digits
 from figures import load_run
 
-RUNS = ("pixelcnn", "gated-pixelcnn", "gated-pixelcnn@cond", "pixelcnn@levels17", "pixelcnn-pp")
+RUNS = ("pixelcnn", "gated-pixelcnn", "gated-pixelcnn@cond", "pixelcnn@levels17", "pixelcnn-pp", "pixelrnn-row",
+        "pixelrnn-diag")
 
 
 def completion_figure(model, path: str, rows: int = 8, draws: int = 4, seed: int = 0) -> str:

@@ -1,5 +1,5 @@
-"""The base of the pixel models (PixelCNN, Gated PixelCNN): image-shaped conditionals, a Bernoulli or
-L-way categorical likelihood per pixel and colour, and the two samplers.
+"""The base of the pixel models (PixelCNN, Gated PixelCNN, PixelRNN, PixelCNN++): image-shaped conditionals,
+a Bernoulli or L-way categorical likelihood per pixel and colour, and the two samplers.
 
     log p(x) = sum_{i, j} sum_c log p(x_{c,i,j} | x_{<(i,j)}, x_{<c,(i,j)})
 

@@ -21,18 +21,21 @@ and adds a 1x1 convolution of h back to x (the residual connection, 2h channels)
   (tests/models/test_pixelrnn.py measures both fields against the Row LSTM's triangle).
 
 Deviations, and why: `channels` = 2h small and `layers` few for 8x8 digits; one colour (the paper's
-R -> G -> B masks are PixelCNN's, models/autoregressive/pixel_layers.py); no fast sampler (sampling reruns
-the network per pixel: sample_speedup is not reported for these two).
+R -> G -> B masks are PixelCNN's, models/autoregressive/pixel_layers.py).
+
+Fast sampling (pixelrnn_sampler.py): the first layer, each LSTM layer and the head are evaluated at the new
+pixel only, from caches of the states the recurrences have already produced; what needs only rows < i (the
+Row LSTM's state-to-state term, the Diagonal BiLSTM's whole right-to-left direction) is computed once per row.
 """
 from __future__ import annotations
 
-
 import minigen as mg
-from minigen import nn
+from minigen import backend, nn
 from minigen.autograd import Tensor
 
 from .pixel_base import PixelModel
-from .pixel_layers import PixelConv2d
+from .pixel_layers import PixelConv2d, conv_at, pad_cache, pointwise
+from .pixelrnn_sampler import DiagonalBiLSTMCache, RowLSTMCache
 
 
 def lstm_update(gates: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor]:
@@ -56,6 +59,8 @@ def unskew(s: Tensor, width: int) -> Tensor:
 
 class RowLSTMLayer(nn.Module):
     """Row by row: gates = conv_{1x3}(h of the row above) + masked conv_{1x3, B}(x of this row)."""
+
+    CACHE = RowLSTMCache
 
     def __init__(self, channels: int, hidden: int):
         super().__init__()
@@ -99,6 +104,8 @@ class DiagonalLSTM(nn.Module):
 class DiagonalBiLSTMLayer(nn.Module):
     """Left-to-right plus right-to-left (on the mirrored image), the latter shifted down one row."""
 
+    CACHE = DiagonalBiLSTMCache
+
     def __init__(self, channels: int, hidden: int):
         super().__init__()
         self.forward_lstm, self.backward_lstm = DiagonalLSTM(channels, hidden), DiagonalLSTM(channels, hidden)
@@ -111,7 +118,6 @@ class DiagonalBiLSTMLayer(nn.Module):
 class PixelRNN(PixelModel):
     """A `first_kernel` (7x7) mask-A layer, `layers` LSTM layers (1x1 back to 2h channels, plus the input), two 1x1 output layers."""
 
-    has_fast_sampler = False
     LAYER = RowLSTMLayer
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, channels: int = 32,
@@ -138,6 +144,31 @@ class PixelRNN(PixelModel):
         for lstm, back in zip(self.lstms, self.back):
             v = v + back(lstm(v))
         return self.out(self.head(v.relu()).relu())
+
+    # ----------------------------------------------------------------------------- fast sampler
+    def start_cache(self, scaled, y=None) -> dict:
+        """The padded image, each LSTM layer's cache (pixelrnn_sampler.py) and the 1x1 layers' weights."""
+        k = self.first.kernel_size[0] // 2
+        b, dtype = scaled.shape[0], scaled.dtype
+        layers = [lstm.CACHE(lstm, b, self.height, self.width, dtype) for lstm in self.lstms]
+        weights = [(m.masked_weight(), m.bias.data) for m in [self.first, *self.back, self.head, self.out]]
+        return {"x": pad_cache(scaled, (k, k)), "pad": (k, k), "layers": layers, "weights": weights}
+
+    def row_start(self, cache: dict, i: int) -> None:
+        """Each layer's work that needs only rows < i."""
+        for layer in cache["layers"]:
+            layer.row_start(i)
+
+    def logits_at(self, cache: dict, i: int, j: int):
+        """v_0 = first(x) at (i, j), v_{l+1} = v_l + back_l(lstm_l(v_l)) there, then the head."""
+        xp = backend.array_module(cache["x"])
+        first, *back = cache["weights"][:-2]
+        v = conv_at(*first, cache["x"], i, j)
+        for layer, weights in zip(cache["layers"], back):
+            v = v + pointwise(*weights, layer.step(i, j, v))
+        head, last = cache["weights"][-2:]
+        out = pointwise(*last, xp.maximum(pointwise(*head, xp.maximum(v, 0)), 0))
+        return out.reshape(out.shape[0], 1, self.outputs)
 
 
 class RowLSTM(PixelRNN):

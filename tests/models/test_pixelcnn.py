@@ -26,6 +26,16 @@ def random_images(model, batch: int, seed: int = 0) -> mg.Tensor:
     return mg.tensor(rng.integers(0, model.levels, (batch,) + model.event_shape).astype(np.float64))
 
 
+def both_samplers_agree(draw, seed: int) -> np.ndarray:
+    """draw(fast) for fast=False, then fast=True, from the same seed: the same images (returned)."""
+    images = []
+    for fast in (False, True):
+        mg.manual_seed(seed)
+        images.append(draw(fast).numpy())
+    np.testing.assert_array_equal(images[1], images[0])
+    return images[0]
+
+
 # ---------------------------------------------------------------------------------------------- masks
 
 @pytest.mark.parametrize("k", [1, 3, 5])
@@ -141,11 +151,7 @@ def test_ema_and_cosine_schedule_reach_the_trainer(name, tmp_path):
 def test_fast_sampler_gives_the_naive_samples_for_the_same_seed(shape, likelihood, levels):
     model = randomize(PixelCNN(event_shape=shape, channels=12, layers=2,
                                likelihood=likelihood, levels=levels), seed=5, scale=0.4)
-    mg.manual_seed(7)
-    naive = model.sample(12, fast=False).numpy()
-    mg.manual_seed(7)
-    fast = model.sample(12).numpy()
-    np.testing.assert_array_equal(fast, naive)
+    naive = both_samplers_agree(lambda fast: model.sample(12, fast=fast), seed=7)
     assert len(np.unique(naive)) > 1 and set(np.unique(naive)) <= set(range(levels))
 
 
@@ -164,12 +170,8 @@ def test_completion_keeps_the_top_half_and_both_samplers_agree():
     x = random_images(model, 10, seed=1)
     observed = np.zeros((1, 4, 4), bool)
     observed[:, :2] = True
-    mg.manual_seed(3)
-    naive = model.complete(x, observed, fast=False).numpy()
-    mg.manual_seed(3)
-    fast = model.complete(x, observed).numpy()
-    np.testing.assert_array_equal(fast, naive)
-    np.testing.assert_array_equal(fast[:, :, :2], x.numpy()[:, :, :2])
+    completed = both_samplers_agree(lambda fast: model.complete(x, observed, fast=fast), seed=3)
+    np.testing.assert_array_equal(completed[:, :, :2], x.numpy()[:, :, :2])
     with pytest.raises(ValueError, match="observed pixels must come before"):
         model.complete(x, ~observed)
 
