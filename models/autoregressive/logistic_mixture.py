@@ -47,6 +47,21 @@ def discretized_logistic_mixture_log_prob(levels_index: Tensor, logit_pi: Tensor
     return (logit_pi.log_softmax(axis=-1) + log_p).logsumexp(axis=-1)
 
 
+def discretized_logistic_mixture_cdf(logit_pi, mu, log_s, levels: int):
+    """Raw arrays: P(level <= k) for k = 0..L-2 (shape S + (L - 1,)) under mixtures with parameters S + (K,).
+    The discretization keeps the mixture's CDF at the bin edges, so P(level <= k) = sum_i pi_i
+    sigma((x_k + delta - mu_i) / s_i) (P(level <= L - 1) = 1): the telescoped sum of P(0..k), without logs."""
+    xp = np if isinstance(mu, np.ndarray) else __import__("cupy")
+    pi = xp.exp(logit_pi - logit_pi.max(axis=-1, keepdims=True))
+    pi = pi / pi.sum(axis=-1, keepdims=True)
+    delta = 1.0 / (levels - 1)
+    edges = (xp.arange(levels - 1, dtype=mu.dtype) * (2.0 * delta) - 1.0 + delta)[:, None]   # (L - 1, 1)
+    inv_s = xp.exp(-xp.maximum(log_s, MIN_LOG_SCALE))[..., None, :]
+    with np.errstate(over="ignore"):  # exp(-z) = inf far below a component: sigma = 0, as it should
+        sigma = 1 / (1 + xp.exp(-(edges - mu[..., None, :]) * inv_s))
+    return (pi[..., None, :] * sigma).sum(axis=-1)
+
+
 def sample_discretized_logistic_mixture(logit_pi, mu, log_s, levels: int, u_pick, u_value):
     """Raw-array draws of levels (shape S) from mixtures with parameters S + (K,): a component by the
     inverse CDF of softmax(logit_pi) at u_pick, then a logistic value mu + s log(u / (1 - u)) at u_value,

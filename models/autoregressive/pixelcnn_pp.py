@@ -17,8 +17,9 @@ padded above and on the left) sees the rows above and the pixels to the left:
 concat_elu(v) = elu([v, -v]). Deviations, and why: one colour (the digits are gray: no linear
 dependence between colour means), one down/up-sampling step (8x8 -> 4x4; the paper's 32 -> 16 -> 8 has
 no room on 8x8 images), no weight normalisation or Polyak averaging (plain Adam on a small net), and
-sampling draws the level from the discretized mixture's 17 probabilities by the inverse CDF (exactly the
-model's distribution) rather than rounding a continuous logistic draw.
+sampling draws the level by the inverse of the discretized mixture's CDF, P(level <= k) = sum_i pi_i
+sigma((x_k + delta - mu_i) / s_i) at the levels' upper edges (exactly the model's distribution), rather than
+rounding a continuous logistic draw.
 
 Fast sampling (pixelcnn_pp_sampler.py; Ramachandran et al. 2017 also cache through strided layers): every
 layer is causal in rows (2-row kernels padded above, down_shift, the stride-2 conv's 4x4 row m reading 8x8
@@ -35,7 +36,10 @@ import minigen.functional as F
 from minigen import backend, nn
 from minigen.autograd import Tensor
 
-from .logistic_mixture import discretized_logistic_mixture_log_prob
+from .logistic_mixture import (
+    discretized_logistic_mixture_cdf,
+    discretized_logistic_mixture_log_prob,
+)
 from .pixel_base import PixelModel
 from .pixelcnn_pp_sampler import FastSampler
 
@@ -173,13 +177,10 @@ class PixelCNNPlusPlus(PixelModel):
         return terms.sum(axis=1) if reduce else terms.reshape(x.shape)
 
     def _draw(self, logits, u, xp):
-        """The level by the inverse CDF of the discretized mixture's L probabilities at u."""
-        b, levels = logits.shape[0], self.levels
-        params = mg.tensor(xp.broadcast_to(logits[:, None, :], (b, levels, logits.shape[1])))
-        k = mg.tensor(xp.broadcast_to(xp.arange(levels, dtype=logits.dtype), (b, levels)))
-        p = xp.exp(discretized_logistic_mixture_log_prob(k, *self._mixture(params), levels).data)
-        cdf = xp.cumsum(p, axis=1)
-        return xp.minimum((cdf < u[:, None] * cdf[:, -1:]).sum(axis=1), levels - 1).astype(u.dtype)
+        """The level by the inverse CDF at u: the smallest k with P(level <= k) >= u (the mixture's CDF at
+        level k's upper edge, logistic_mixture.discretized_logistic_mixture_cdf; 1 at the last level)."""
+        cdf = discretized_logistic_mixture_cdf(*self._mixture(logits), self.levels)     # (B, L - 1)
+        return (cdf < u[:, None]).sum(axis=1).astype(u.dtype)
 
     # ----------------------------------------------------------------------------- fast sampler
     def start_cache(self, scaled, y=None) -> dict:

@@ -9,6 +9,7 @@ from hypothesis import given, strategies as st
 
 import minigen as mg
 import minigen.models as models
+from minigen.models.autoregressive.logistic_mixture import discretized_logistic_mixture_cdf
 from minigen.models.autoregressive.logistic_mixture import discretized_logistic_mixture_log_prob as dlm
 from minigen.models.autoregressive.pixelcnn_pp import PixelCNNPlusPlus
 from test_baselines import randomize  # shared helper (tests/models is on sys.path)
@@ -73,6 +74,18 @@ def test_level_draws_follow_the_discretized_mixture():
     draws = model._draw(np.broadcast_to(params, (40000, 9)).copy(), rng.random(40000), np)
     p = np.exp(all_levels(params[None, :3], params[None, 3:6], params[None, 6:])[:, 0])
     np.testing.assert_allclose(np.bincount(draws.astype(int), minlength=17) / 40000, p, atol=0.01)
+    u = (np.arange(2000) + 0.5) / 2000  # the inverse CDF exactly: the smallest level whose CDF reaches u
+    grid = model._draw(np.broadcast_to(params, (2000, 9)).copy(), u, np)
+    np.testing.assert_array_equal(grid, np.minimum(np.searchsorted(np.cumsum(p), u), 16))
+
+
+@pytest.mark.parametrize("mu_scale,log_s", [(0.5, -2.0), (3.0, -7.0), (0.2, 3.0)])
+def test_the_cdf_is_the_running_sum_of_the_level_probabilities(mu_scale, log_s):
+    rng = np.random.default_rng(4)
+    pi, mu = rng.standard_normal((5, 3)), rng.standard_normal((5, 3)) * mu_scale
+    log_s = log_s + 0.3 * rng.standard_normal((5, 3))
+    cdf = discretized_logistic_mixture_cdf(pi, mu, log_s, LEVELS)                       # (5, 16)
+    np.testing.assert_allclose(cdf, np.cumsum(np.exp(all_levels(pi, mu, log_s)), axis=0)[:-1].T, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------------- fast sampler
