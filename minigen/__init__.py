@@ -7,8 +7,8 @@ from .creation import (arange, from_numpy, full, ones, ones_like, rand, rand_lik
                        zeros, zeros_like)
 from .dtypes import (bool, double, float, float16, float32, float64, get_default_dtype, half, int, int8,  # noqa: A004
                      int16, int32, int64, long, set_default_dtype, short, uint8)
-from .ops.elementwise import (abs, clamp, clip, clone, exp, log, maximum, minimum, relu, sigmoid, softplus,
-                              sqrt, tanh)
+from .ops.elementwise import (abs, clamp, clip, clone, exp, expm1, log, log1p, maximum, minimum, relu, sigmoid,
+                              softplus, sqrt, tanh)
 from .ops.linalg import einsum, matmul
 from .ops.reduction import cumsum, logsumexp, max, mean, min, softmax, log_softmax, sum, var
 from .ops.shape import (broadcast_to, cat, expand, flatten, pad, reshape, squeeze, stack, transpose,

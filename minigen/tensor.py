@@ -232,6 +232,8 @@ class Tensor:
     # ------------------------------------------------------------------------------------ elementwise
     def exp(self): return _ew.Exp.apply(self)
     def log(self): return _ew.Log.apply(self)
+    def expm1(self): return _ew.Expm1.apply(self)
+    def log1p(self): return _ew.Log1p.apply(self)
     def sqrt(self): return _ew.Sqrt.apply(self)
     def abs(self): return _ew.Abs.apply(self)
     def clip(self, lo=None, hi=None): return _ew.clip(self, lo, hi)

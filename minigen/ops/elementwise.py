@@ -128,6 +128,27 @@ class Log(Function):
         return gy / self.inputs[0]
 
 
+class Expm1(Function):
+    """expm1(x) = exp(x) - 1, accurate where exp(x) is near 1 (|x| small); d expm1(x) = exp(x) dx
+    = (expm1(x) + 1) dx."""
+
+    def forward(self, x):
+        return np.expm1(x)
+
+    def backward(self, gy):
+        return gy * (self.output() + 1)
+
+
+class Log1p(Function):
+    """log1p(x) = log(1 + x), accurate where x is near 0; d log1p(x) = dx / (1 + x)."""
+
+    def forward(self, x):
+        return np.log1p(x)
+
+    def backward(self, gy):
+        return gy / (self.inputs[0] + 1)
+
+
 class Sqrt(Function):
     """d sqrt(x) = dx / (2 sqrt(x))."""
 
@@ -207,6 +228,14 @@ def exp(x) -> Tensor:
 
 def log(x) -> Tensor:
     return Log.apply(x)
+
+
+def expm1(x) -> Tensor:
+    return Expm1.apply(x)
+
+
+def log1p(x) -> Tensor:
+    return Log1p.apply(x)
 
 
 def sqrt(x) -> Tensor:

@@ -14,13 +14,15 @@ difference of sigmoids is never formed: with a = (x + delta - mu) / s and b = (x
 (an identity: sigma(a) (1 - sigma(b)) (1 - e^{b - a}) = sigma(a) - sigma(b)), and the edges are
 log sigma(a) = -softplus(-a) and log(1 - sigma(b)) = -softplus(b). Every term is a sum of finite logs, so
 log P(k) stays finite and accurate however far k lies in a component's tail. log s is clipped below at
--7 (the paper's choice), which keeps 2 delta / s finite.
+-7 (the paper's choice), which keeps 2 delta / s finite; 1 - exp(-2 delta / s) is formed as
+-expm1(-2 delta / s), which stays positive for a wide component (large s) where 1 - exp(...) rounds to 0.
 """
 from __future__ import annotations
 
 import numpy as np
 
 import minigen as mg
+from minigen import backend
 from minigen.autograd import Tensor
 
 MIN_LOG_SCALE = -7.0
@@ -40,7 +42,7 @@ def discretized_logistic_mixture_log_prob(levels_index: Tensor, logit_pi: Tensor
     a, b = (x + delta - mu) * inv_s, (x - delta - mu) * inv_s
     log_cdf_upper = -(-a).softplus()                              # log sigma(a)
     log_sf_lower = -b.softplus()                                  # log (1 - sigma(b))
-    log_width = (1.0 - (-2.0 * delta * inv_s).exp()).log()        # log(1 - exp(-(a - b)))
+    log_width = (-(-2.0 * delta * inv_s).expm1()).log()           # log(1 - exp(-(a - b))), finite for large s
     first, last = (k == 0), (k == levels - 1)
     middle = log_cdf_upper + log_sf_lower + log_width
     log_p = mg.where(first, log_cdf_upper, mg.where(last, log_sf_lower, middle))
@@ -51,7 +53,7 @@ def discretized_logistic_mixture_cdf(logit_pi, mu, log_s, levels: int):
     """Raw arrays: P(level <= k) for k = 0..L-2 (shape S + (L - 1,)) under mixtures with parameters S + (K,).
     The discretization keeps the mixture's CDF at the bin edges, so P(level <= k) = sum_i pi_i
     sigma((x_k + delta - mu_i) / s_i) (P(level <= L - 1) = 1): the telescoped sum of P(0..k), without logs."""
-    xp = np if isinstance(mu, np.ndarray) else __import__("cupy")
+    xp = backend.array_module(mu)
     pi = xp.exp(logit_pi - logit_pi.max(axis=-1, keepdims=True))
     pi = pi / pi.sum(axis=-1, keepdims=True)
     delta = 1.0 / (levels - 1)
@@ -60,18 +62,3 @@ def discretized_logistic_mixture_cdf(logit_pi, mu, log_s, levels: int):
     with np.errstate(over="ignore"):  # exp(-z) = inf far below a component: sigma = 0, as it should
         sigma = 1 / (1 + xp.exp(-(edges - mu[..., None, :]) * inv_s))
     return (pi[..., None, :] * sigma).sum(axis=-1)
-
-
-def sample_discretized_logistic_mixture(logit_pi, mu, log_s, levels: int, u_pick, u_value):
-    """Raw-array draws of levels (shape S) from mixtures with parameters S + (K,): a component by the
-    inverse CDF of softmax(logit_pi) at u_pick, then a logistic value mu + s log(u / (1 - u)) at u_value,
-    rounded to the nearest level and clipped to 0..L-1 (edges take the tails, as in the likelihood)."""
-    xp = np if isinstance(mu, np.ndarray) else __import__("cupy")
-    p = xp.exp(logit_pi - logit_pi.max(axis=-1, keepdims=True))
-    cdf = xp.cumsum(p, axis=-1) / p.sum(axis=-1, keepdims=True)
-    pick = xp.minimum((cdf < u_pick[..., None]).sum(axis=-1), mu.shape[-1] - 1)[..., None]
-    m = xp.take_along_axis(mu, pick, -1)[..., 0]
-    s = xp.exp(xp.maximum(xp.take_along_axis(log_s, pick, -1)[..., 0], MIN_LOG_SCALE))
-    u = xp.clip(u_value, 1e-7, 1 - 1e-7)
-    x = m + s * (xp.log(u) - xp.log1p(-u))
-    return xp.clip(xp.rint((x + 1) * (levels - 1) / 2), 0, levels - 1)

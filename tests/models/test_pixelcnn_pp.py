@@ -60,6 +60,20 @@ def test_far_tail_is_finite_where_the_naive_difference_underflows():
     np.testing.assert_allclose(log_p[8], -middle_b, rtol=1e-9)  # ~ log sigma(a) + log(1 - sigma(b)) ~ -b
 
 
+def test_a_wide_component_keeps_every_middle_level_finite_in_float32():
+    """s = e^20: 1 - exp(-2 delta / s) rounds to 0 in float32 (log = -inf); -expm1(-2 delta / s) does not.
+    Against sigma(a) - sigma(b) in float64, where the difference is still resolved."""
+    pi, mu, log_s = np.zeros((1, 1)), np.zeros((1, 1)), np.full((1, 1), 20.0)
+    got = np.stack([dlm(mg.tensor(np.full(1, float(k)), dtype=mg.float32), mg.tensor(pi, dtype=mg.float32),
+                        mg.tensor(mu, dtype=mg.float32), mg.tensor(log_s, dtype=mg.float32), LEVELS).numpy()
+                    for k in range(LEVELS)])[:, 0]
+    assert np.isfinite(got).all()
+    sig = lambda a: 1 / (1 + np.exp(-a))
+    x, s = 2 * np.arange(1, LEVELS - 1) / 16 - 1, np.exp(20.0)
+    expected = np.log(sig((x + 1 / 16) / s) - sig((x - 1 / 16) / s))
+    np.testing.assert_allclose(got[1:-1], expected, rtol=1e-4)
+
+
 def test_shifted_streams_with_down_and_up_sampling_are_autoregressive():
     model = randomize(PixelCNNPlusPlus(channels=4, components=2, resnets=1), seed=2, scale=0.3)
     dep = model.dependence(random_images(model, 3))

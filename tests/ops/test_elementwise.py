@@ -37,6 +37,8 @@ SPECS = [
            gradgrad=True),
     OpSpec("exp", mg.exp, np.exp, unary(), gradgrad=True),
     OpSpec("log", lambda x: x.log(), np.log, unary(), domains=("positive",), gradgrad=True),
+    OpSpec("expm1", mg.expm1, np.expm1, unary(), gradgrad=True),
+    OpSpec("log1p", lambda x: x.log1p(), np.log1p, unary(), domains=("positive",), gradgrad=True),
     OpSpec("sqrt", mg.sqrt, np.sqrt, unary(), domains=("positive",), gradgrad=True),
     OpSpec("erf", elementwise.erf, special.erf, unary(), gradgrad=True),
     OpSpec("erfc", elementwise.erfc, special.erfc, unary(), gradgrad=True),
