@@ -25,7 +25,8 @@ paired, so translations have a true target.
 
 Metrics on the test split (every test digit in both domains, models/evaluation/translation.py), averaged over
 both directions: cycle_l1 (mean |F(G(a)) - a| and |G(F(b)) - b|), class_acc, domain_acc, test_l1 and the true
-targets' class_acc_real and domain_acc_real.
+targets' class_acc_real and domain_acc_real; and per direction (suffix _ab for A -> B, _ba for B -> A) class_acc,
+domain_acc and class_acc_real, the real targets' class_acc, which is that direction's ceiling.
 """
 from __future__ import annotations
 
@@ -153,9 +154,11 @@ class CycleGAN(TranslationGAN):
         fake_b, fake_a = self.translate_numpy(a, self.domain_b), self.translate_numpy(b, self.domain_a)
         cycle_a = self.translate_numpy(fake_b, self.domain_a)
         cycle_b = self.translate_numpy(fake_a, self.domain_b)
-        out = measures.mean_scores([(len(a), measures.scores(fake_b, b, labels, self.domain_b)),
-                                    (len(b), measures.scores(fake_a, a, labels, self.domain_a))])
-        return {"cycle_l1": 0.5 * (measures.test_l1(cycle_a, a) + measures.test_l1(cycle_b, b)), **out}
+        ab, ba = measures.scores(fake_b, b, labels, self.domain_b), measures.scores(fake_a, a, labels, self.domain_a)
+        out = measures.mean_scores([(len(a), ab), (len(b), ba)])
+        each = {f"{key}_{way}": part[key] for way, part in (("ab", ab), ("ba", ba))
+                for key in ("class_acc", "domain_acc", "class_acc_real")}  # per direction, beside its ceiling
+        return {"cycle_l1": 0.5 * (measures.test_l1(cycle_a, a) + measures.test_l1(cycle_b, b)), **out, **each}
 
     def sample_figure(self, path: str, n: int = 64) -> str:
         """Columns a | G(a) | F(G(a)) | b | F(b) | G(F(b)) for min(n, 16) test digits."""

@@ -34,7 +34,10 @@ PATCH_LAYERS = ((4, 2, 1), (2, 1, 0), (1, 1, 0))
 GATE_SCALE = 4.0  # the input skip adds 4 g (2x - 1) to the logits: sigmoid(+-4) = 0.98 / 0.02 at g = +-1
 GAIN_RATE = 25.0  # g = tanh(25 w), 0 at the start: Adam moves w by about lr a step, so g reaches +-1 in a few
 #                   hundred steps (at rate 1 it had moved by 0.05 after 500 steps, when the U-Net had settled)
-SKIPS = ("none", "gain", "warps")
+SKIPS = ("none", "gain", "warps", "dihedral", "dense")
+SYM_PRIOR = 0.0  # input_skip="dihedral": the identity's starting logit among the 8 symmetries (others 0)
+SYM_RATE = 25.0  # input_skip="dihedral": the mixture logits are start + SYM_RATE v, v = 0 at the start
+DENSE_RATE = 1.0  # input_skip="dense": M = I + DENSE_RATE W per pair, W = 0 at the start
 WARPS = 4  # input_skip="warps": hypotheses per pair, the first from the identity, the others at random angles
 _ROWS, _COLS = (a.reshape(-1).astype(np.float32) - 3.5 for a in np.mgrid[0:8, 0:8])  # pixel centres, centred
 
@@ -50,6 +53,15 @@ def affine_warp(x: mg.Tensor, theta: mg.Tensor) -> mg.Tensor:
     u, v = a * rows + b * cols + e, c * rows + d * cols + f  # (n, 64 out, 1)
     weights = (1.0 - (u - rows.reshape(1, 1, 64)).abs()).relu() * (1.0 - (v - cols.reshape(1, 1, 64)).abs()).relu()
     return (weights @ x.reshape(n, 64, 1)).reshape(n, 1, 8, 8)
+
+
+def dihedral_matrices() -> np.ndarray:
+    """The 8 symmetries of the 8x8 grid (the dihedral group D4: turns by 0, 90, 180, 270 degrees counter-clockwise,
+    then the same after a transpose) as (8, 64, 64) permutation matrices P_k, P_k @ x.flat = T_k(x).flat."""
+    eye = np.eye(64, dtype=np.float32).reshape(64, 8, 8)
+    maps = [np.rot90(eye, k, axes=(1, 2)) for k in range(4)]
+    maps += [np.rot90(eye.transpose(0, 2, 1), k, axes=(1, 2)) for k in range(4)]
+    return np.stack([m.reshape(64, 64).T for m in maps])
 
 
 def receptive_field(layers) -> tuple[int, int, int]:
@@ -96,7 +108,9 @@ class UNet(nn.Module):
     the one-hot target domains c (n, D), so each domain scales and shifts every level, skips included.
     `input_skip="gain"` (with domains) adds a learned per-(source, target) multiple of the centred input to the
     output logits (forward's docstring): a path on which inverting the image is one sign flip; "warps" adds
-    WARPS such terms per pair, each through its own learned spatial transformer (a turn is one of them)."""
+    WARPS such terms per pair, each through its own learned spatial transformer (a turn is one of them);
+    "dihedral" one term per pair through a learned mixture of the grid's 8 symmetries (an exact quarter turn is
+    one of them), "dense" through a learned 64 x 64 map of the flattened image, the identity at the start."""
 
     def __init__(self, in_channels: int, out_channels: int = 1, channels=(32, 64, 64), dropout: float = 0.5,
                  domains: int = 0, input_skip: str = "none"):
@@ -123,6 +137,17 @@ class UNet(nn.Module):
                 raise ValueError("UNet: input_skip needs domains > 0 (it is per pair of domains)")
             hypotheses = WARPS if input_skip == "warps" else 1
             self.pair_skip = nn.Parameter(np.zeros((domains * domains, hypotheses), np.float32))
+            if input_skip == "dihedral":  # mixture weights softmax(start + SYM_RATE v) over the 8 symmetries
+                start = np.zeros((domains * domains, 8), np.float32)
+                start[:, 0] = SYM_PRIOR
+                self.register_buffer("sym_start", mg.tensor(start))
+                self.register_buffer("sym_maps", mg.tensor(dihedral_matrices().reshape(8 * 64, 64).T.copy()))
+                #                                      x.flat @ sym_maps = [T_0 x, ..., T_7 x] (n, 8 * 64)
+                self.pair_sym = nn.Parameter(np.zeros((domains * domains, 8), np.float32))
+                self.symmetry = None  # an index 0..7 forces that symmetry for every pair (StarGAN's search)
+                self.forced_gain = None  # a number forces that gain g for every pair (the same search)
+            if input_skip == "dense":  # one 64 x 64 pixel map per pair, the identity at the start
+                self.pair_dense = nn.Parameter(np.zeros((domains * domains, 64 * 64), np.float32))
             if input_skip == "warps":  # theta_k = start_k + GAIN_RATE w_k, w = 0 at the start
                 angles = mg.rand(domains * domains, WARPS).numpy() * 2 * np.pi
                 angles[:, 0] = 0.01 * mg.randn(domains * domains).numpy()  # off the kinks of the identity
@@ -154,7 +179,10 @@ class UNet(nn.Module):
         GATE_SCALE * g * (2 x - 1), x the image channel, g = tanh(GAIN_RATE w[pair]) one learned number per pair
         (g = -1 is the inversion 1 - x, g = 1 a copy); "warps": sum_k GATE_SCALE g_k (2 T_k(x) - 1) over WARPS
         hypotheses per pair, T_k the affine_warp by theta_k = start_k + GAIN_RATE v_k (start: the identity for
-        k = 0, a turn by a random angle for the others), each with its own gain g_k."""
+        k = 0, a turn by a random angle for the others), each with its own gain g_k; "dihedral": the one term
+        GATE_SCALE g (2 sum_k a_k T_k(x) - 1), T_k the symmetries of dihedral_matrices and a = softmax(start +
+        SYM_RATE v[pair]) (or one symmetry forced by `symmetry`, for StarGAN's search); "dense": GATE_SCALE g
+        (2 M x - 1), M = I + DENSE_RATE W[pair] on the flattened image."""
         if self.domains and c is None:
             raise TypeError(f"UNet with {self.domains} domains: forward(x, c) needs the one-hot target domains c")
         logits = self.decode(self.encode(x, c), c)
@@ -164,8 +192,21 @@ class UNet(nn.Module):
             raise TypeError("UNet with an input skip: forward(x, c, pair) needs the one-hot (source, target) pairs")
         n = x.shape[0]
         gains = mg.tanh(GAIN_RATE * (pair @ self.pair_skip))
+        if getattr(self, "forced_gain", None) is not None:
+            gains = mg.full((n, 1), self.forced_gain, device=x.device)
         if self.input_skip == "gain":
             return mg.sigmoid(logits + GATE_SCALE * gains.reshape(n, 1, 1, 1) * (2.0 * x[:, :1] - 1.0))
+        if self.input_skip in ("dihedral", "dense"):
+            flat = x[:, :1].reshape(n, 64)
+            if self.input_skip == "dihedral":
+                weights = mg.softmax(pair @ (self.sym_start + SYM_RATE * self.pair_sym), axis=1)  # (n, 8)
+                if self.symmetry is not None:
+                    weights = mg.tensor(np.eye(8, dtype=np.float32)[np.full(n, self.symmetry)], device=x.device)
+                moved = (weights.reshape(n, 1, 8) @ (flat @ self.sym_maps).reshape(n, 8, 64)).reshape(n, 1, 8, 8)
+            else:
+                maps = (DENSE_RATE * (pair @ self.pair_dense)).reshape(n, 64, 64)
+                moved = (flat + (maps @ flat.reshape(n, 64, 1)).reshape(n, 64)).reshape(n, 1, 8, 8)
+            return mg.sigmoid(logits + GATE_SCALE * gains.reshape(n, 1, 1, 1) * (2.0 * moved - 1.0))
         thetas = pair @ (self.warp_start + GAIN_RATE * self.pair_warp)  # (n, WARPS * 6)
         for k in range(WARPS):
             warped = affine_warp(x[:, :1], thetas[:, 6 * k:6 * k + 6])

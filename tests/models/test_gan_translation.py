@@ -137,6 +137,8 @@ def test_measures_on_real_and_identity_translations():
 def test_cyclegan_and_stargan_metrics_have_their_names():
     cyc = tiny("cyclegan").metrics("test")
     assert {"cycle_l1", "class_acc", "domain_acc", "test_l1"} <= set(cyc)
+    for key in ("class_acc", "domain_acc", "class_acc_real"):  # the mean of the two directions (equal sizes)
+        assert cyc[key] == pytest.approx(0.5 * (cyc[f"{key}_ab"] + cyc[f"{key}_ba"]))
     star = tiny("stargan", domains=["digit", "inverted"]).metrics("test")
     assert {"class_acc", "domain_acc", "test_l1"} <= set(star)
     assert all(0.0 <= star[k] <= 1.0 for k in ("class_acc", "domain_acc"))
@@ -232,3 +234,61 @@ def test_stargan_input_skip_uses_the_source_domain_that_its_critic_reads():
     out = warps.sample(4, np.arange(4), domain="rotated").numpy()
     assert out.shape == (4, 1, 8, 8) and 0.0 < out.min() and out.max() < 1.0
 
+
+
+def test_stargan_per_domain_critic_judges_each_image_by_its_domains_head_and_negatives_enter_the_critic():
+    model = tiny("stargan", critic="per_domain")
+    x, c = model.eval_batch("test")
+    x, c = x[:6], c.numpy()[:6]
+    h = model.discriminator.trunk(x)
+    every = model.discriminator.head(h).numpy()  # (6, D, 3, 3): one patch map per domain
+    assert every.shape == (6, len(model.domains), 3, 3)
+    heads = np.array([0, 1, 2, 3, 4, 5])
+    src, logits = model.critic_and_classes(x, heads)
+    np.testing.assert_allclose(src.numpy(), every[np.arange(6), heads].reshape(6, 9), rtol=1e-5, atol=1e-6)
+    assert model.critic_and_classes(x)[0] is None and logits.shape == (6, len(model.domains))
+    turned = model.turned(x).numpy()
+    for img, out in zip(x.numpy()[:, 0], turned[:, 0]):  # a non-identity symmetry of each image
+        others = [np.rot90(img, k) for k in range(1, 4)] + [np.rot90(img.T, k) for k in range(4)]
+        assert any(np.array_equal(out, o) for o in others)
+    losses = []
+    for negatives in (False, True):
+        model = tiny("stargan", critic="per_domain", negatives=negatives)
+        _, opt_d = model.configure_optimizers()
+        mg.manual_seed(1)
+        losses.append(model.critic_step(x, c, opt_d)["gp"])
+    assert losses[0] != pytest.approx(losses[1], rel=1e-3)  # the negatives' penalty enters
+    with pytest.raises(ValueError, match="critic must be one of"):
+        tiny("stargan", critic="pair")
+    shared = tiny("stargan", negatives=True)  # the class "turned" besides the domains; sources read among domains
+    assert shared.critic_and_classes(x)[1].shape == (6, len(shared.domains) + 1)
+    assert shared.source_domains(x).max() < len(shared.domains)
+
+
+def test_symmetry_search_gives_each_pair_the_symmetry_its_classifier_reads_least_as_turned():
+    from minigen.models.gan import symmetry_search
+
+    model = tiny("stargan", domains=["digit", "thick"], cond_norm=True, input_skip="dihedral", negatives=True,
+                 sym_search=100)
+    gen = model.generator
+    gen.up[2].weight.data = np.zeros_like(gen.up[2].weight.numpy())  # U-Net logits 0: G = sigmoid(4 g (2 T x - 1))
+    gen.up[2].bias.data = np.zeros_like(gen.up[2].bias.numpy())
+    image = np.zeros((1, 1, 8, 8), np.float32)
+    image[0, 0, 0, :2] = 1.0  # two pixels on the top edge, at the left: no symmetry but the identity keeps them
+    x = mg.tensor(np.repeat(image, 4, axis=0))
+    domains = np.array([0, 0, 1, 1])
+
+    def reads(out, heads=None):  # "turned" unless both pixels, and only they, sit where np.rot90 puts them
+        o = out.numpy()
+        turned = 20.0 * (2.0 - o[:, 0, 7, 0] - o[:, 0, 6, 0] + 4.0 * o.mean(axis=(1, 2, 3))) - 10.0
+        return None, mg.tensor(np.stack([np.zeros(len(o)), np.zeros(len(o)), turned], 1).astype(np.float32))
+
+    model.critic_and_classes = reads
+    assert symmetry_search.choose_symmetries(model, x, domains) == 1.0  # both pairs left the identity
+    assert list(gen.pair_sym.numpy().argmax(axis=1)[[1, 2]]) == [1, 1]  # pairs (0, 1) and (1, 0): the quarter turn
+    np.testing.assert_array_equal(model.sym_count.numpy(), [0, 1, 1, 0])
+    assert gen.symmetry is None and gen.forced_gain is None and model.generator.training
+    out = symmetry_search.search_sample(model)
+    assert out[0].shape == (2 * symmetry_search.SYM_SAMPLE, 1, 8, 8) and sorted(set(out[1])) == [0, 1]
+    with pytest.raises(ValueError, match="sym_search chooses"):
+        tiny("stargan", cond_norm=True, input_skip="dihedral", sym_search=10)  # no negatives

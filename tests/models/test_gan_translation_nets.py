@@ -203,3 +203,45 @@ def test_warps_skip_starts_as_the_plain_unet_and_adds_each_hypothesis_gain_times
     logit = lambda p: np.log(p / (1 - p))  # noqa: E731
     added = logit(warps(x, c, pair).numpy().astype(np.float64)) - logit(plain(x, c).numpy().astype(np.float64))
     np.testing.assert_allclose(added, GATE_SCALE * (2 * np.rot90(x.numpy(), 1, axes=(2, 3)) - 1), atol=1e-4)
+
+
+def test_dihedral_matrices_are_the_eight_symmetries_of_the_grid():
+    from minigen.models.gan.translation_nets import dihedral_matrices
+
+    x = np.arange(64, dtype=np.float32).reshape(8, 8)
+    maps = dihedral_matrices()
+    moved = [(m @ x.reshape(64)).reshape(8, 8) for m in maps]
+    want = [np.rot90(x, k) for k in range(4)] + [np.rot90(x.T, k) for k in range(4)]
+    for got, expected in zip(moved, want):
+        np.testing.assert_array_equal(got, expected)
+    assert len({m.tobytes() for m in moved}) == 8  # all distinct
+    np.testing.assert_array_equal(maps.sum(axis=1), 1.0)  # permutations
+    np.testing.assert_array_equal(maps.sum(axis=2), 1.0)
+
+
+def test_dihedral_and_dense_skips_add_their_pairs_map_of_the_input():
+    from minigen.models.gan.translation_nets import GAIN_RATE, GATE_SCALE, SYM_RATE
+
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    mg.manual_seed(0)
+    plain = UNet(in_channels=1, channels=(4, 8, 8), dropout=0.0, domains=1).eval()
+    x = mg.rand(2, 1, 8, 8)
+    c = pair = mg.tensor(np.ones((2, 1), np.float32))
+    for skip in ("dihedral", "dense"):
+        mg.manual_seed(0)
+        net = UNet(in_channels=1, channels=(4, 8, 8), dropout=0.0, domains=1, input_skip=skip).eval()
+        np.testing.assert_allclose(net(x, c, pair).numpy(), plain(x, c).numpy(), rtol=1e-6)  # the gain is 0
+        net.pair_skip.data = np.full((1, 1), 20.0 / GAIN_RATE, np.float32)  # tanh(20) = 1
+        if skip == "dihedral":  # nearly all weight on the quarter turn: the rotated input comes through
+            net.pair_sym.data = np.array([[0, 30, 0, 0, 0, 0, 0, 0]], np.float32) / SYM_RATE
+            want = np.rot90(x.numpy(), 1, axes=(2, 3))
+        else:  # M = I + W: the identity at W = 0; W = P - I gives the transpose
+            net.pair_dense.data = (np.eye(64)[np.arange(64).reshape(8, 8).T.reshape(64)] - np.eye(64)).reshape(1, -1).astype(np.float32)
+            want = x.numpy().transpose(0, 1, 3, 2)
+        added = logit(net(x, c, pair).numpy().astype(np.float64)) - logit(plain(x, c).numpy().astype(np.float64))
+        np.testing.assert_allclose(added, GATE_SCALE * (2 * want - 1), atol=2e-3)
+        if skip == "dihedral":
+            net.pair_sym.data = np.zeros((1, 8), np.float32)  # off saturation: every symmetry gets a gradient
+        out = net(x, c, pair)
+        out.sum().backward()
+        assert np.abs(net.pair_sym.grad.numpy() if skip == "dihedral" else net.pair_dense.grad.numpy()).sum() > 0
