@@ -33,7 +33,7 @@ def test_every_model_with_a_zoo_entry_has_a_readme_row_and_every_key_a_page_row(
     table = readme.split(zoo_page.START)[1].split(zoo_page.END)[0]
     for key in zoo["models"]:
         assert f"| `{key}` |" in page
-        assert (f"| `{key}` |" in table) == ("@" not in key)
+        assert (f"| `{key}` |" in table) == ("@" not in key and not zoo_page.SEED_TAG.search(key))
 
 
 def test_the_table_reads_its_numbers_from_zoo_json(zoo):
@@ -110,6 +110,37 @@ def test_seed_runs_are_grouped_and_averaged():
     (row,) = zoo_page.seed_table(entries)[2:]
     assert row.startswith("| `factor-vae@gamma40` | 3 | disentanglement 0.7 ± 0.058")
     assert zoo_page.seed_table({"vae": entry(0.2)}) == []
+
+
+def test_a_seed_tag_of_the_first_run_is_recorded_as_key_seedN(monkeypatch):
+    """bench/zoo.py: a run tagged `seedN` alone is the first run's setting with another seed, keyed NAME-seedN
+    (grouped with NAME by seed_groups); `--only NAME-seedN` selects that run alone, `--only NAME` every run."""
+    import sys
+    monkeypatch.setitem(sys.modules, "zoo_page", zoo_page)  # what bench/zoo.py imports by name
+    spec_zoo = importlib.util.spec_from_file_location("zoo_bench", ROOT / "bench" / "zoo.py")
+    zoo_bench = importlib.util.module_from_spec(spec_zoo)
+    spec_zoo.loader.exec_module(zoo_bench)
+    runs = [{"steps": 5, "set": {}}, {"steps": 5, "set": {}, "seed": 1, "tag": "seed1"},
+            {"steps": 5, "set": {"fade": False}, "tag": "no-fade"},
+            {"steps": 5, "set": {"fade": False}, "seed": 2, "tag": "no-fade-seed2"}]
+    monkeypatch.setitem(zoo_bench.ZOO_RUNS, "progan", runs)
+    keys = [key for key, _ in zoo_bench.runs_of("progan")]
+    assert keys == ["progan", "progan-seed1", "progan@no-fade", "progan@no-fade-seed2"]
+    assert zoo_bench.runs_of("progan-seed1") == [("progan-seed1", runs[1])]
+    assert zoo_bench.runs_of("progan@no-fade-seed2") == [("progan@no-fade-seed2", runs[3])]
+    assert zoo_bench.runs_of("progan@digits") == [("progan", runs[0])]
+    assert zoo_bench.registry_name("progan-seed1") == zoo_bench.registry_name("progan@no-fade-seed2") == "progan"
+    assert zoo_bench.command("progan", runs[1], "out").startswith("minigen train progan --data digits --steps 5 --seed 1 ")
+    entries = {key: {"metrics": {}} for key in keys}
+    assert zoo_page.seed_groups(entries) == {"progan": ["progan", "progan-seed1"],
+                                             "progan@no-fade": ["progan@no-fade", "progan@no-fade-seed2"]}
+    with pytest.raises(KeyError, match="no-such-model"):
+        zoo_bench.runs_of("no-such-model-seed1")
+    # the pages: a NAME-seedN key is its model's (family, order), with no README row of its own
+    assert zoo_page.model_name("dcgan-seed1") == "dcgan" and zoo_page.family("dcgan-seed1") == zoo_page.family("dcgan")
+    run = {"data": "digits", "seconds": 1.0, "command": "minigen train dcgan --steps 5", "metrics": {"fd_digits": 3.0}}
+    table = zoo_page.readme_table({"models": {"dcgan-seed1": run, "dcgan": run}})
+    assert "| `dcgan` |" in table and "dcgan-seed1" not in table
 
 
 def test_a_template_reads_seed_statistics_and_keys_with_dots(zoo):
