@@ -69,7 +69,10 @@ ZOO_RUNS: dict[str, list] = {
     "gumbel-vae": [_run(6000)],
     "ladder-vae": [_run(4000)],
     # VaDE: chosen on the validation split's cluster_acc (bench/vade_valid.py; README: VaDE)
-    "vade": [_run(4000, latent=10, pretrain_steps=2000, covariance="full", pretrain_loss="mse", pretrain_restarts=5),
+    "vade": [_run(4000, latent=10, pretrain_steps=2000, covariance="full", pretrain_loss="mse", pretrain_restarts=10,
+                  restart_choice="consensus"),
+             {**_run(4000, latent=10, pretrain_steps=2000, covariance="full", pretrain_loss="mse", pretrain_restarts=5),
+              "tag": "surest"},
              {**_run(4000, latent=10, pretrain_steps=2000, covariance="full", pretrain_loss="mse"),
               "tag": "one-autoencoder"},
              {**_run(4000, latent=10, pretrain_steps=2000, covariance="diagonal", pretrain_loss="mse"),

@@ -24,6 +24,11 @@ def test_a_run_records_the_fit_the_curve_and_the_elbo_and_the_proxy_only_the_fit
     assert full["settings"]["seed"] == 1 and full["settings"]["pretrain_loss"] == "mse"  # the default, named
     assert isinstance(full["valid_elbo"], float)
     assert full["pretrain_choice"]["chosen"] in (0, 1) and len(full["pretrain_choice"]["sureness"]) == 2
+    assert set(full["train_cluster_acc"]) == {"gmm_fit", "4"}  # the same clusterings scored on train
+    assert all(0 < a <= 1 for a in full["train_cluster_acc"].values())
+    consensus = vade_valid.run({**TINY, "pretrain_restarts": 2, "restart_choice": "consensus"}, steps=2, pretrain=2,
+                               every=2)
+    assert len(consensus["pretrain_choice"]["agreement"]) == 2  # how much each agreed with the consensus
     proxy = vade_valid.run(dict(TINY), steps=2, pretrain=2, every=2)
     assert set(proxy["valid_cluster_acc"]) == {"gmm_fit"} and "valid_elbo" not in proxy
     assert "pretrain_choice" not in proxy  # one autoencoder: nothing to choose
@@ -34,8 +39,10 @@ def test_summary_averages_each_setting_over_its_seeds():
         return {"settings": {**settings, "seed": seed}, "steps": 4, "pretrain_steps": 2,
                 "valid_cluster_acc": {"gmm_fit": fit, "4": end}}
 
-    rows = vade_valid.summary([record(0, 0.8, 0.9, latent=10, covariance="full"),
-                               record(1, 0.7, 0.8, covariance="full", latent=10), record(0, 0.5, 0.6, latent=5)])
-    assert rows[2] == "| covariance full, latent 10 | 2 / 4 | 0/1 | 0.750 | 0.850 |"  # one setting in any key order
-    assert rows[3] == "| latent 5 | 2 / 4 | 0 | 0.500 | 0.600 |"
+    with_train = {**record(1, 0.7, 0.8, covariance="full", latent=10), "train_cluster_acc": {"gmm_fit": 0.6, "4": 0.7}}
+    rows = vade_valid.summary([record(0, 0.8, 0.9, latent=10, covariance="full"), with_train,
+                               record(0, 0.5, 0.6, latent=5)])
+    # one setting in any key order; train over the seeds that recorded it
+    assert rows[2] == "| covariance full, latent 10 | 2 / 4 | 0/1 | 0.750 | 0.850 | 0.600 | 0.700 |"
+    assert rows[3] == "| latent 5 | 2 / 4 | 0 | 0.500 | 0.600 | - | - |"
     assert len(rows) == 4

@@ -6,6 +6,10 @@ over one-to-one maps m from clusters to labels (the Hungarian algorithm on the c
 Jiang et al. 2017 and Xie et al. 2016). k-means (Lloyd's iterations from k-means++ seeds, the best of several
 restarts by within-cluster sum of squares) is the baseline VaDE's clusters are measured against, by the same
 `cluster_acc`, and VaDE's Gaussian-mixture initialisation starts from it.
+
+`consensus_clusters` combines several clusterings of the same points into one (evidence accumulation, Fred &
+Jain 2005; the cluster ensembles of Strehl & Ghosh 2002): k-means on the concatenated one-hot assignments,
+whose squared distances are 2 R (1 - C_ij), C_ij the share of the R clusterings that put i and j together.
 """
 from __future__ import annotations
 
@@ -74,3 +78,13 @@ def kmeans_cluster_acc(train: np.ndarray, test: np.ndarray, test_labels: np.ndar
     """The baseline: k-means fitted on the training points, test points assigned to the nearest centre,
     scored by cluster_acc against the test labels."""
     return cluster_acc(test_labels, nearest_centre(test, kmeans(train, k, seed)))
+
+
+def consensus_clusters(assignments: list, k: int, seed: int = 0) -> np.ndarray:
+    """One clustering of N points from R clusterings of them (each (N,) ints): k-means with k centres on the
+    (N, R * max) concatenated one-hot assignments, i.e. on the co-association C_ij = share of the R that put
+    points i and j in one cluster. No labels."""
+    assignments = [np.asarray(a).astype(np.int64) for a in assignments]
+    width = max(int(a.max()) for a in assignments) + 1
+    onehot = np.concatenate([np.eye(width)[a] for a in assignments], axis=1)
+    return nearest_centre(onehot, kmeans(onehot, k, seed))

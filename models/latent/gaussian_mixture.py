@@ -43,10 +43,10 @@ def component_log_densities(x: np.ndarray, means: np.ndarray, covariances: np.nd
 
 
 def _em(x: np.ndarray, means: np.ndarray, covariance: str, iterations: int,
-        floor_var: np.ndarray) -> GaussianMixtureFit:
-    """EM from the given means (hard assignments to them start the weights and covariances)."""
+        floor_var: np.ndarray, start: np.ndarray | None = None) -> GaussianMixtureFit:
+    """EM from hard assignments: `start` (N,) if given, else each point to its nearest of the given means."""
     n, k = len(x), len(means)
-    resp = np.eye(k)[squared_distances(x, means).argmin(1)]
+    resp = np.eye(k)[squared_distances(x, means).argmin(1) if start is None else start]
     log_lik = -np.inf
     for it in range(iterations + 1):
         mass = resp.sum(0) + 1e-10
@@ -81,6 +81,19 @@ def fit_gmm(x: np.ndarray, k: int, covariance: str = "diagonal", restarts: int =
     fits = [_em(x, kmeans(x, k, seed + r, restarts=5), covariance, iterations, floor_var)
             for r in range(restarts)]
     return max(fits, key=lambda f: f.log_likelihood)
+
+
+def fit_gmm_from_clusters(x: np.ndarray, clusters: np.ndarray, k: int, covariance: str = "diagonal",
+                          iterations: int = 200, floor: float = 1e-4) -> GaussianMixtureFit:
+    """One EM fit of a K-component mixture to x (N, D) started from a given hard clustering (N,) of x (its
+    M step first: the clusters' shares, means and covariances)."""
+    if covariance not in COVARIANCES:
+        raise ValueError(f"fit_gmm_from_clusters: covariance must be one of {COVARIANCES}, got {covariance!r}")
+    x = np.asarray(x, np.float64).reshape(len(x), -1)
+    clusters = np.asarray(clusters).astype(np.int64)
+    if clusters.shape != (len(x),) or clusters.min() < 0 or clusters.max() >= k:
+        raise ValueError(f"fit_gmm_from_clusters: need {len(x)} cluster indices in [0, {k}), got {clusters.shape}")
+    return _em(x, np.zeros((k, x.shape[1])), covariance, iterations, floor * x.var(0) + 1e-12, start=clusters)
 
 
 def responsibilities(x: np.ndarray, fit: GaussianMixtureFit) -> np.ndarray:

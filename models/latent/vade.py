@@ -29,6 +29,14 @@ GMM with Spearman 0.74, against 0.57 for the agreement with the other runs' clus
 silhouette and -0.28 for the likelihood gain of the mixture over one Gaussian. Over five seeds the surest of
 five autoencoders reached 0.864 validation accuracy against one autoencoder's 0.865: no gain (README: VaDE).
 
+`restart_choice="consensus"` (an extension: a cluster ensemble, Strehl & Ghosh 2002, Fred & Jain 2005) uses
+all R clusterings instead of one: each autoencoder's mixture assigns the training codes (argmax_c q(c|x)),
+k-means on the R concatenated one-hot assignments (that is, on the co-association: the share of the R that
+put two digits together) gives one consensus clustering (evaluation/clustering.py consensus_clusters), the
+autoencoder whose own clusters agree with it most (Hungarian-matched share) is kept, and the prior is the EM
+fit to its codes started from the consensus clusters (gaussian_mixture.py fit_gmm_from_clusters). No labels.
+If the consensus leaves a cluster with fewer than two digits, the surest autoencoder's own fit is kept.
+
 What decides the clustering is the pretraining: the ELBO phase ends near the accuracy of the GMM fitted on
 the pretrained codes (bench/vade_valid.py's `gmm_fit`). On the validation digits, squared-error pretraining
 clusters better than the likelihood (whose learned per-pixel scales weight the near-constant border pixels
@@ -64,13 +72,20 @@ from minigen.autograd import Tensor
 from minigen.data import load_digits
 from minigen.distributions import Bernoulli, Normal
 
-from ..evaluation.clustering import cluster_acc, kmeans_cluster_acc
+from ..evaluation.clustering import cluster_acc, consensus_clusters, kmeans_cluster_acc
 from ..nets import mlp
-from .gaussian_mixture import COVARIANCES, fit_gmm, precision_cholesky, responsibilities
+from .gaussian_mixture import (
+    COVARIANCES,
+    fit_gmm,
+    fit_gmm_from_clusters,
+    precision_cholesky,
+    responsibilities,
+)
 from .vae import LEVELS, VAE, apply_rows, reconstruction_figure
 
 LOG_2PI = math.log(2 * math.pi)
 PRETRAIN_LOSSES = ("nll", "mse")  # the decoder's negative log-likelihood, or squared error (the paper's)
+RESTART_CHOICES = ("sureness", "consensus")  # how pretrain_restarts > 1 become one initialisation
 
 
 def fit_diagonal_gmm(x: np.ndarray, k: int, seed: int = 0, iterations: int = 200,
@@ -87,13 +102,15 @@ class VaDE(VAE):
     def default_config(cls, data: str) -> dict:
         return {**super().default_config(data), "latent": 10, "likelihood": "gaussian", "clusters": 10,
                 "pretrain_steps": 1000, "eval_k": 1000, "covariance": "diagonal", "gmm_restarts": 10,
-                "pretrain_noise": 0.0, "lr_decay": 1.0, "pretrain_loss": "mse", "pretrain_restarts": 1}
+                "pretrain_noise": 0.0, "lr_decay": 1.0, "pretrain_loss": "mse", "pretrain_restarts": 1,
+                "restart_choice": "sureness"}
 
     def __init__(self, data: str = "digits", lr: float = 1e-3, batch_size: int = 64, latent: int = 10,
                  hidden: int = 256, likelihood: str = "gaussian", beta: float = 1.0, warmup: int = 0,
                  eval_k: int = 1000, clusters: int = 10, pretrain_steps: int = 1000, covariance: str = "diagonal",
                  gmm_restarts: int = 10, pretrain_noise: float = 0.0,
-                 lr_decay: float = 1.0, pretrain_loss: str = "mse", pretrain_restarts: int = 1):
+                 lr_decay: float = 1.0, pretrain_loss: str = "mse", pretrain_restarts: int = 1,
+                 restart_choice: str = "sureness"):
         super().__init__(data, lr, batch_size, latent, hidden, likelihood, beta, warmup, eval_k)
         if clusters < 1 or pretrain_steps < 0 or gmm_restarts < 1 or pretrain_restarts < 1:
             raise ValueError(f"{self.name}: need clusters >= 1, pretrain_steps >= 0, gmm_restarts >= 1 and "
@@ -105,12 +122,15 @@ class VaDE(VAE):
             raise ValueError(f"{self.name}: lr_decay is a factor in (0, 1], got {lr_decay}")
         if pretrain_loss not in PRETRAIN_LOSSES:
             raise ValueError(f"{self.name}: pretrain_loss must be one of {PRETRAIN_LOSSES}, got {pretrain_loss!r}")
+        if restart_choice not in RESTART_CHOICES:
+            raise ValueError(f"{self.name}: restart_choice must be one of {RESTART_CHOICES}, got {restart_choice!r}")
         if covariance not in COVARIANCES:
             raise ValueError(f"{self.name}: covariance must be one of {COVARIANCES}, got {covariance!r}")
         self.clusters, self.pretrain_steps = int(clusters), int(pretrain_steps)
         self.covariance, self.gmm_restarts = covariance, int(gmm_restarts)
         self.pretrain_noise, self.lr_decay = float(pretrain_noise), float(lr_decay)
         self.pretrain_loss_kind, self.pretrain_restarts = pretrain_loss, int(pretrain_restarts)
+        self.restart_choice = restart_choice
         pixels = int(np.prod(self.event_shape))  # more autoencoders, pretrained beside the model's own
         self.pretrain_candidates = nn.ModuleList([
             nn.ModuleList([mlp([pixels, hidden, hidden, 2 * self.latent]), mlp([self.latent, hidden, hidden, pixels])])
@@ -249,20 +269,29 @@ class VaDE(VAE):
         model's covariance type) to mu~(x) of the training set. With pretrain_restarts > 1 the mixture is fitted
         to each autoencoder's codes, and the autoencoder whose mixture assigns the training codes most surely
         (the highest mean over x of max_c q(c|x), no labels) becomes the model's encoder and decoder."""
-        fits, sureness = [], []
+        fits, sureness, codes, assignments = [], [], [], []
         for encoder, _ in self.autoencoders():
-            codes = self._codes_of(encoder, "train")
-            fits.append(fit_gmm(codes, self.clusters, self.covariance, self.gmm_restarts))
-            sureness.append(float(responsibilities(codes, fits[-1]).max(-1).mean()))
+            codes.append(self._codes_of(encoder, "train"))
+            fits.append(fit_gmm(codes[-1], self.clusters, self.covariance, self.gmm_restarts))
+            r = responsibilities(codes[-1], fits[-1])
+            sureness.append(float(r.max(-1).mean()))
+            assignments.append(r.argmax(-1))
         best = int(np.argmax(sureness))
         self.pretrain_choice = {"chosen": best, "sureness": sureness}
-        if best > 0:
-            for (net, chosen) in zip((self.encoder, self.decoder), self.autoencoders()[best]):
+        if self.restart_choice == "consensus" and len(fits) > 1:
+            consensus = consensus_clusters(assignments, self.clusters)
+            agreement = [cluster_acc(consensus, a) for a in assignments]
+            if np.bincount(consensus, minlength=self.clusters).min() > 1:  # else keep the surest's own fit
+                best = int(np.argmax(agreement))
+                fits[best] = fit_gmm_from_clusters(codes[best], consensus, self.clusters, self.covariance)
+            self.pretrain_choice = {"chosen": best, "sureness": sureness, "agreement": agreement}
+        if best > 0:  # swapped, not copied, so that the R autoencoders stay R different ones (a second call
+            for (net, chosen) in zip((self.encoder, self.decoder), self.autoencoders()[best]):  # chooses the same)
                 for p, q in zip(net.parameters(), chosen.parameters()):
-                    p.data = q.data.copy()
+                    p.data, q.data = q.data, p.data
         fit = fits[best]
         xp = backend.array_module(self.prior_mean.data)
-        as_param = lambda a: xp.asarray(np.asarray(a, np.float32))  # noqa: E731
+        as_param = lambda a: xp.asarray(np.asarray(a, np.float32))
         self.pi_logits.data = as_param(np.log(fit.weights))
         self.prior_mean.data = as_param(fit.means)
         if self.covariance == "diagonal":

@@ -254,11 +254,13 @@ def test_pretraining_restarts_train_apart_and_the_surest_mixture_chooses(monkeyp
     r = np.random.default_rng(0).random((len(codes[0]), 4))
     fake = iter([np.full_like(r, 0.25), np.eye(4)[r.argmax(1)], np.full_like(r, 0.5)])
     monkeypatch.setattr(vade_module, "responsibilities", lambda c, fit: next(fake))
+    decoders = [[p.numpy().copy() for p in decoder.parameters()] for _, decoder in m.autoencoders()]
     m.init_prior_from_codes()
     assert m.pretrain_choice == {"chosen": 1, "sureness": [0.25, 1.0, 0.5]}
     assert np.allclose(m.codes("train"), codes[1])  # candidate 1 is now the model's encoder (and decoder)
-    chosen_decoder = [p.numpy() for p in m.autoencoders()[1][1].parameters()]
-    assert all(np.array_equal(p.numpy(), q) for p, q in zip(m.decoder.parameters(), chosen_decoder))
+    assert np.allclose(m._codes_of(m.autoencoders()[1][0], "train"), codes[0])  # swapped: still three different
+    assert all(np.array_equal(p.numpy(), q) for p, q in zip(m.decoder.parameters(), decoders[1]))
+    assert all(np.array_equal(p.numpy(), q) for p, q in zip(m.autoencoders()[1][1].parameters(), decoders[0]))
     fit = fit_gmm(codes[1], 4, "diagonal", 2)
     assert np.allclose(m.prior_mean.numpy(), fit.means, atol=1e-5)  # the prior from the chosen codes' fit
     with pytest.raises(ValueError, match="pretrain_restarts"):
