@@ -11,8 +11,10 @@ Nothing here trains and no number is typed by hand: every value is read from ben
 The README's own results tables (one per family, with their prose columns) are templates: each sits in a
 comment `<!-- zoo-numbers: ... -->` that holds the table with `{{KEY.FIELD:FORMAT}}` where a number goes,
 followed by the generated table and `<!-- zoo-numbers end -->`. FIELD is a metric of the key's entry, or
-`reference.METRIC` (the PyTorch twin), `seconds`, or `steps` (read from the recorded command); FORMAT is a
-Python format spec (`.2f`), by default the page's `number`. A target's verdict is `{{verdict: A OP B}}`
+`reference.METRIC` (the PyTorch twin), `reference_gap.METRIC` (minigen's value against the twin's in percent,
+100 (value - reference) / |reference|), `reference_abs_gap.METRIC` (its absolute value: `{{verdict:
+KEY.reference_abs_gap.METRIC <= 2}}` is "within 2%"), `seconds`, or `steps` (read from the recorded command);
+FORMAT is a Python format spec (`.2f`), by default the page's `number`. A target's verdict is `{{verdict: A OP B}}`
 (OP one of <= >= < >; A and B numbers or KEY.FIELD), written **met** or **missed** from the numbers, never
 typed. Edit the template, never the table below it.
 
@@ -252,7 +254,13 @@ PLACEHOLDER = re.compile(r"\{\{([\w@.-]+?)\.([\w.]+)(?::([^}]*))?\}\}")  # KEY m
 
 
 def field(entry: dict, key: str, name: str):
-    """FIELD of a zoo entry: a metric, `reference.METRIC`, `seconds`, or `steps` (from its command)."""
+    """FIELD of a zoo entry: a metric, `reference.METRIC`, `reference_gap.METRIC` or `reference_abs_gap.METRIC`
+    (percent), `seconds`, or `steps` (from its command)."""
+    if name.startswith(("reference_gap.", "reference_abs_gap.")):
+        kind, metric = name.split(".", 1)
+        ours, theirs = field(entry, key, metric), field(entry, key, f"reference.{metric}")
+        gap = 100 * (ours - theirs) / abs(theirs)
+        return abs(gap) if kind == "reference_abs_gap" else gap
     if name == "seconds":
         return entry["seconds"]
     if name == "steps":

@@ -169,3 +169,22 @@ def test_a_verdict_is_computed_from_the_recorded_numbers(zoo):
     assert "| **missed** | **missed** |" in zoo_page.readme_with_numbers(block, worse)
     with pytest.raises(KeyError, match="no-such-model"):
         zoo_page.readme_with_numbers(block.replace("gated-pixelcnn.test_nll", "no-such-model.test_nll"), zoo)
+
+
+def test_a_template_reads_the_gap_to_the_pytorch_twin(zoo):
+    """reference_gap.METRIC is 100 (value - reference) / |reference|, reference_abs_gap its size, so a verdict
+    can say "within 2%" from the numbers; it flips when the recorded number moves 3% above the twin's."""
+    entry = zoo["models"]["pixelcnn"]
+    ours, theirs = entry["metrics"]["test_nll"], entry["reference"]["test_nll"]
+    block = ("<!-- zoo-numbers: x\n| {{pixelcnn.reference_gap.test_nll:+.3f}} | "
+             "{{pixelcnn.reference_abs_gap.test_nll:.3f}} | {{verdict: pixelcnn.reference_abs_gap.test_nll <= 2}} |"
+             "\n-->\nold\n<!-- zoo-numbers end -->")
+    gap = 100 * (ours - theirs) / theirs
+    assert (f"| {gap:+.3f} | {abs(gap):.3f} | **{'met' if abs(gap) <= 2 else 'missed'}** |"
+            in zoo_page.readme_with_numbers(block, zoo))
+    for factor, expected in ((1.03, "| +3.000 | 3.000 | **missed** |"), (0.99, "| -1.000 | 1.000 | **met** |")):
+        moved = copy.deepcopy(zoo)
+        moved["models"]["pixelcnn"]["metrics"]["test_nll"] = theirs * factor
+        assert expected in zoo_page.readme_with_numbers(block, moved)
+    with pytest.raises(KeyError, match="no 'test_nnl'"):
+        zoo_page.readme_with_numbers(block.replace("gap.test_nll", "gap.test_nnl"), zoo)

@@ -97,10 +97,11 @@ class MADE(nn.Module):
         return torch.logsumexp(torch.stack([self.log_prob(x, k) for k in range(e)]), 0) - math.log(e)
 
 
-def config(name: str) -> tuple[dict, int]:
-    """The zoo run's full model options and number of steps."""
-    run = ZOO_RUNS[name][0]
-    return {**models.model_class(name).default_config("digits"), **run.get("set", {})}, int(run["steps"])
+def config(key: str) -> tuple[dict, int]:
+    """The zoo run's full model options and number of steps; key = NAME or NAME@TAG (a tagged variant)."""
+    name, _, tag = key.partition("@")
+    run = next(r for r in ZOO_RUNS[name] if r.get("tag", "") == tag)
+    return {**models.model_class(name).default_config(run["data"]), **run.get("set", {})}, int(run["steps"])
 
 
 def run_torch(name: str, seed: int) -> dict:
@@ -133,10 +134,10 @@ def run_torch(name: str, seed: int) -> dict:
     return {"test_nll": float(-lp.mean()), "seconds": seconds}
 
 
-def run_minigen(name: str, seed: int) -> dict:
-    cfg, steps = config(name)
+def run_minigen(key: str, seed: int) -> dict:
+    cfg, steps = config(key)
     mg.manual_seed(seed)
-    model = models.create(name, **cfg)
+    model = models.create(key.partition("@")[0], **cfg)
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         trainer.train(model, steps, out, seed=seed, progress=False, checkpoint_every=10 ** 9)
