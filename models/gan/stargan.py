@@ -53,7 +53,8 @@ Session 5 (all off by default; on in the zoo run), for the rotated domain, chose
   express poorly but a map of the flattened image expresses exactly. The skip carries, per pair, a mixture
   sum_k a_k T_k(x) of the 8 symmetries of the grid (turns by 0, 90, 180, 270 degrees, and the same after a
   transpose: translation_nets.dihedral_matrices), a = softmax(learned row), times the pair's gain as before. A
-  dense 64 x 64 map per pair (`input_skip="dense"`, from the identity) is the unconstrained version. With a
+  dense 64 x 64 map per pair (`input_skip="dense"`, from the identity) is the unconstrained version; it moved the
+  style pairs' digits into others and left rotated wrong (valid 0.349 / 0.797, 1000 steps). With a
   uniform start, inverted <-> rotated became right (valid 0.97 / 1.00), but the mixtures settled within a few
   hundred steps on the half turn for inverted pairs and reflections for rotated ones (0.599 / 0.933); started at
   the identity (logit 3 or 5) they never left it (0.668, 0.657: rotated 0.2).
@@ -68,7 +69,9 @@ Session 5 (all off by default; on in the zoo run), for the rotated domain, chose
   Alone (with the dihedral skip) these two changed little: 0.610 / 0.952 (thin <-> rotated right).
 - `sym_search=N`: every N steps each pair's mixture is reset to the symmetry whose full-strength outputs D_cls
   reads least as "turned" (symmetry_search.py, with why gradient alone does not find it): 0.828 / 0.960 at
-  1000 steps (rotated source 0.96, target 0.69), against the session-4 gain's 0.654 / 0.879.
+  1000 steps (rotated source 0.96, target 0.69), against the session-4 gain's 0.654 / 0.879; 0.870 / 0.971 at
+  2000 steps, the zoo run (test 0.845 / 0.963: 29 of 30 pairs carry exactly the right symmetry, thin -> rotated
+  kept the identity: a thin digit turned at full strength is what the "turned" class learned from thin negatives).
 The skip still reads the source domain from D_cls at test time; nothing about the domains' definitions enters
 except the grid's symmetry group as the skip's hypotheses and as negatives.
 With the single gain, rotated stays wrong (valid class_acc 0.1-0.36 into or out of it): the rotation is a
