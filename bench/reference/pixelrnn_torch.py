@@ -1,5 +1,8 @@
-"""PyTorch twins of minigen's PixelRNNs (models/autoregressive/pixelrnn.py) on statically binarized digits,
-run side by side: the Row LSTM (pixelrnn-row) and the Diagonal BiLSTM (pixelrnn-diag).
+"""PyTorch twins of minigen's PixelRNNs, the Row LSTM and the Diagonal BiLSTM, run side by side.
+
+minigen's models/autoregressive/pixelrnn.py (zoo keys pixelrnn-row and pixelrnn-diag), on statically
+binarized digits. A rerun rewrites bench/results/pixelrnn_side_by_side.json[KEY] with minigen's zoo number
+(seed 0) only; minigen's seeds 1 and 2 there came from the zoo commands with --seed 1, 2 (or use --minigen).
 
 The same architecture, parameter for parameter (the same names, so minigen's weights load by name; the
 equivalence is checked in float64 by tests/models/test_pixelrnn_twin.py):
