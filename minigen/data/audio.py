@@ -48,17 +48,26 @@ def waveforms(n: int, length: int = 1024, sample_rate: int = 8000, kinds: tuple[
     return x[:, None].astype(dtype), kind.astype(np.int64), freq
 
 
+def mu_law_compress(x, mu: int = 255) -> np.ndarray:
+    """The continuous mu-law companding of x in [-1, 1] (float64, clipped): sign(x) ln(1 + mu |x|) / ln(1 + mu)."""
+    x = np.clip(np.asarray(x, dtype=np.float64), -1.0, 1.0)
+    return np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
+
+
+def mu_law_expand(y, mu: int = 255) -> np.ndarray:
+    """Inverse of mu_law_compress (float64): x = sign(y) ((1 + mu)^|y| - 1) / mu."""
+    y = np.asarray(y, dtype=np.float64)
+    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu
+
+
 def mu_law_encode(x, mu: int = 255) -> np.ndarray:
     """Quantize x in [-1, 1] to 0..mu: round((sign(x) ln(1 + mu |x|) / ln(1 + mu) + 1) / 2 * mu)."""
-    x = np.clip(np.asarray(x, dtype=np.float64), -1.0, 1.0)
-    y = np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu)
-    return np.rint((y + 1) / 2 * mu).astype(np.int64)
+    return np.rint((mu_law_compress(x, mu) + 1) / 2 * mu).astype(np.int64)
 
 
 def mu_law_decode(q, mu: int = 255, dtype=np.float32) -> np.ndarray:
     """Inverse of mu_law_encode: y = 2 q / mu - 1, x = sign(y) ((1 + mu)^|y| - 1) / mu."""
-    y = 2 * np.asarray(q, dtype=np.float64) / mu - 1
-    return (np.sign(y) * np.expm1(np.abs(y) * np.log1p(mu)) / mu).astype(dtype)
+    return mu_law_expand(2 * np.asarray(q, dtype=np.float64) / mu - 1, mu).astype(dtype)
 
 
 def save_wav(path: str, clip, sample_rate: int = 8000) -> str:

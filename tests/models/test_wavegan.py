@@ -109,3 +109,54 @@ def test_nearest_upsampling_keeps_the_lengths_and_unknown_modes_are_refused():
     assert x.shape == (3, 1, 256) and np.abs(x.numpy()).max() <= 1.0
     with pytest.raises(ValueError, match="upsample"):
         small_wavegan(upsample="linear")
+
+
+def test_post_filter_is_one_learned_filter_over_the_output_and_odd_lengths_are_refused():
+    model = small_wavegan(post_filter=8, class_conditional=False)
+    assert model.generator.post.weight.shape == (1, 1, 8) and model.generator.post.bias is None
+    z = mg.randn(2, model.z_dim)
+    with model.evaluating():
+        out = model.generate(z).numpy()
+        model.generator.post = None
+        raw = model.generate(z).numpy()
+    w = small_wavegan(post_filter=8, class_conditional=False).generator.post.weight.numpy()[0, 0]
+    padded = np.pad(raw[:, 0], ((0, 0), (4, 4)))  # out[t] = sum_k w[k] raw[t + k - 4] ("same", length kept)
+    expected = np.stack([np.convolve(p, w[::-1], "valid")[:256] for p in padded])
+    np.testing.assert_allclose(out[:, 0], expected, atol=1e-5)
+    with pytest.raises(ValueError, match="post_filter"):
+        small_wavegan(post_filter=7)
+
+
+def test_ema_averages_the_weights_and_is_the_result_of_a_run(tmp_path):
+    from minigen.trainer import Training
+
+    assert small_wavegan().configure_averaging() is None
+    one = small_wavegan(batch_size=4)
+    Training(one, 1, str(tmp_path / "one")).run()  # theta_1
+    model = small_wavegan(batch_size=4, ema=0.5)
+    training = Training(model, 2, str(tmp_path / "two"))
+    training.run()  # the average starts at theta_1, then 0.5 theta_1 + 0.5 theta_2: the model holds it
+    key = "generator.project.weight"
+    theta1, theta2 = one.state_dict()[key].numpy(), training.trained[key].numpy()
+    assert not np.allclose(theta1, theta2)
+    np.testing.assert_allclose(model.state_dict()[key].numpy(), 0.5 * theta1 + 0.5 * theta2, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="ema"):
+        small_wavegan(ema=1.0)
+
+
+def test_mu_law_plays_the_game_on_companded_clips_and_samples_in_data_space():
+    from minigen.data import mu_law_compress, mu_law_expand
+
+    x = np.linspace(-1, 1, 101)
+    np.testing.assert_allclose(mu_law_expand(mu_law_compress(x)), x, atol=1e-12)
+    model = small_wavegan(mu_law=True, batch_size=4)
+    seen = []
+    critic = model.critic
+    model.critic = lambda clips, y=None: seen.append(clips.numpy().copy()) or critic(clips, y)
+    batch = next(iter(model.loader("train")))
+    model.train_step(batch, model.configure_optimizers(), 0)
+    np.testing.assert_allclose(seen[0], mu_law_compress(batch[0].numpy()[:4]), atol=1e-6)  # the first real half
+    z = np.random.default_rng(3)
+    with model.evaluating():
+        raw = model.generate(model.noise(2, np.random.default_rng(3)), mg.tensor(np.array([0, 1]))).numpy()
+    np.testing.assert_allclose(model.sample(2, np.array([0, 1]), rng=z).numpy(), mu_law_expand(raw), atol=1e-6)
