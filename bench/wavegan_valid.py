@@ -2,6 +2,7 @@
 
     python bench/wavegan_valid.py --steps 600 --every 150 --config lr=1e-3 --config lr=2e-3,batch_size=16
     python bench/wavegan_valid.py --noise      # real clips with white noise: what a noise floor does
+    python bench/wavegan_valid.py --run runs/zoo/wavegan   # a trained run: floor and classes of its samples
 
 Each --config (`key=value` pairs, JSON values, over wavegan's options; batch_size 16 unless given) trains
 `--steps` generator steps on tones (the trainer's seeding, optimizers and schedulers) and every `--every`
@@ -15,23 +16,26 @@ percentile, averaged over clips: how far the quiet bins (between harmonics, befo
 Real test clips: -97.7 dB clean, -64.7 / -49.5 / -41.2 / -32.6 dB with white noise at -60 / -40 / -30 / -20
 dBFS (where score_tones is 9.40 / 9.78 / 5.27 / 1.77). --noise prints score_tones and
 spectral_distance (to the test clips) of the test clips with white noise at -80 ... -20 dBFS added, and after
-mu-law quantisation to 256 levels, and their floor_db.
+mu-law quantisation to 256 levels, and their floor_db. --run DIR loads a `minigen train wavegan` run (its
+run.json settings, its checkpoint's result weights) and prints, for the 500 clips the test metrics score
+(the same z seed and labels), score_tones, floor_db and how often the classifier gives each class its own.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
 
 import minigen.models as models
 from minigen import backend
-from minigen.data import load_tones
+from minigen.data import TONE_CLASSES, load_tones
 from minigen.data.audio import mu_law_decode, mu_law_encode
 from minigen.models.evaluation.classifier_score import inception_score
 from minigen.models.evaluation.tones_classifier import class_probabilities, spectral_distance
-from minigen.trainer import _infinite
+from minigen.trainer import _infinite, load_model
 
 
 def parse(config: str) -> dict:
@@ -110,16 +114,33 @@ def noise() -> None:
               f"spectral_distance {spectral_distance(clips, test):.1f} dB  floor {floor_db(clips):.1f} dB")
 
 
+def run_report(out: str) -> None:
+    with open(os.path.join(out, "run.json")) as f:
+        config = json.load(f)["config"]
+    model = models.create("wavegan", data="tones", **config)
+    load_model(model, out)
+    rng = np.random.default_rng(0)
+    y = np.arange(500) % model.num_classes
+    clips = model.sample(500, y, rng=rng).numpy()
+    p = class_probabilities(clips)
+    own = [float((p.argmax(1)[y == k] == k).mean()) for k in range(model.num_classes)]
+    print(f"{out}: score_tones {inception_score(p):.2f}, floor {floor_db(clips):.1f} dB, own class "
+          f"{(p.argmax(1) == y).mean():.2f}; per class " + ", ".join(f"{c} {o:.2f}" for c, o in zip(TONE_CLASSES, own)))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", action="append", default=[])
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--every", type=int, default=150)
     p.add_argument("--noise", action="store_true")
+    p.add_argument("--run", help="a trained conditional wavegan run folder to report on")
     p.add_argument("--ema", default="", help="comma-separated decays of generator averages to score too")
     args = p.parse_args()
     if args.noise:
         noise()
+    if args.run:
+        run_report(args.run)
     for config in args.config:
         pilot(parse(config), args.steps, args.every, tuple(float(b) for b in args.ema.split(",") if b))
 
