@@ -143,8 +143,7 @@ ZOO_RUNS: dict[str, list] = {
     "progan": [_run(4800), {**_run(4800), "seed": 1, "tag": "seed1"},
                # ncritic2: the same recipe for 3600 steps (session 4; n_critic and batch spelled out, they were not
                # yet the defaults); the ablations are variants of it (3600 steps, seed 0: a 4800-step run took
-               # 42 min on the shared machine). Not yet rerun: the zoo.json entry of no-fade is still session
-               # 4's run, made when the defaults were n_critic 1 and batch 64 (README, issue 19)
+               # 42 min on the shared machine)
                {**_run(3600, n_critic=2, batch_size=128), "tag": "ncritic2"},
                {**_run(3600, fade=False), "tag": "no-fade"},
                {**_run(3600, minibatch_stddev=False), "tag": "no-mbstd"}],
