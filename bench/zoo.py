@@ -2,6 +2,10 @@
 
     python bench/zoo.py                      # every model that declares a zoo run
     python bench/zoo.py --only nade,made     # a subset; other entries of zoo.json are kept
+    python bench/zoo.py --only gan --dry-run # print the runs and commands that --only gan would start, run nothing
+
+`--only NAME` runs every zoo run of NAME (its variants NAME@... and seeds NAME-seedN too); `--only NAME@data`
+(`NAME@digits` for the first run) or `--only NAME@tag` runs one. The runs are listed before anything starts.
 
 The runs are the table ZOO_RUNS below (the models keep only their defaults): a registry name -> a list of
 runs {"data", "steps", "set": {option: value}, "seed"}, recorded as NAME for the first, NAME@data (or NAME@tag
@@ -231,9 +235,17 @@ def run_one(name: str, run: dict, key: str | None = None) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", help="comma-separated model names")
+    p.add_argument("--only", help="comma-separated zoo names: NAME (all its runs), NAME@data or NAME@tag (one)")
+    p.add_argument("--dry-run", action="store_true", help="print the runs and their commands, run nothing")
     args = p.parse_args()
     wanted = args.only.split(",") if args.only else [n for n in models.names() if n in ZOO_RUNS]
+    plan = [key for name in wanted for key, _ in runs_of(name)]
+    print(f"[zoo] {len(plan)} run(s): {', '.join(plan) or '-'}", flush=True)
+    if args.dry_run:
+        for name in wanted:
+            for key, run in runs_of(name):
+                print(f"[zoo] {key}: {command(registry_name(name), run, os.path.join('runs', 'zoo', key))}")
+        return
     path = os.path.join(RESULTS, "zoo.json")
     zoo = json.load(open(path)) if os.path.exists(path) else {"models": {}}
     reference_path = os.path.join(RESULTS, "reference.json")

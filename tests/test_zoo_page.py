@@ -143,6 +143,28 @@ def test_a_seed_tag_of_the_first_run_is_recorded_as_key_seedN(monkeypatch):
     assert "| `dcgan` |" in table and "dcgan-seed1" not in table
 
 
+def test_zoo_dry_run_lists_every_run_of_a_name_and_starts_none(monkeypatch, capsys):
+    """`bench/zoo.py --only NAME --dry-run` prints the runs `--only NAME` would start (its variants too) with their
+    commands, and neither trains nor writes."""
+    import sys
+    monkeypatch.setitem(sys.modules, "zoo_page", zoo_page)
+    spec_zoo = importlib.util.spec_from_file_location("zoo_bench", ROOT / "bench" / "zoo.py")
+    zoo_bench = importlib.util.module_from_spec(spec_zoo)
+    spec_zoo.loader.exec_module(zoo_bench)
+    monkeypatch.setitem(zoo_bench.ZOO_RUNS, "progan", [{"steps": 5, "set": {}},
+                                                      {"steps": 5, "set": {"fade": False}, "tag": "no-fade"}])
+    monkeypatch.setattr(zoo_bench, "run_one", lambda *a, **k: pytest.fail("--dry-run started a run"))
+    monkeypatch.setattr(zoo_bench.zoo_page, "write_all", lambda *a, **k: pytest.fail("--dry-run wrote the pages"))
+    monkeypatch.setattr(sys, "argv", ["zoo.py", "--only", "progan", "--dry-run"])
+    zoo_bench.main()
+    out = capsys.readouterr().out
+    assert "[zoo] 2 run(s): progan, progan@no-fade" in out
+    assert "progan@no-fade: minigen train progan --data digits --steps 5 --seed 0 " in out and "fade=false" in out
+    monkeypatch.setattr(sys, "argv", ["zoo.py", "--only", "progan@digits", "--dry-run"])
+    zoo_bench.main()
+    assert "[zoo] 1 run(s): progan\n" in capsys.readouterr().out
+
+
 def test_a_template_reads_seed_statistics_and_keys_with_dots(zoo):
     block = ("<!-- zoo-numbers: x\n| {{beta-vae@shapes-beta1.5.disentanglement:.3f}} | "
              "{{factor-vae@gamma40.seed_mean.disentanglement:.4f}} ± {{factor-vae@gamma40.seed_sem.disentanglement:.4f}} |"
