@@ -143,8 +143,8 @@ ZOO_RUNS: dict[str, list] = {
     # progan: the recipe (defaults: n_critic 2, batch 128, G 5e-4, D 1e-3) for 4800 steps = 400 at 2x2, 400 + 400 at
     # 4x4, 400 fading in at 8x8, then 3200 stable at 8x8; 4800 steps chosen on seed 0's fd_digits (samples against
     # the train features; 3.85 at 3600 steps, 2.67 after resuming that run to 4800); seed1 was recorded
-    # after the choice (a 4800-step run took 42 min on the loaded machine in session 5)
-    "progan": [_run(4800), {**_run(4800), "seed": 1, "tag": "seed1"},
+    # after the choice (a 4800-step run took 42 min on the loaded machine in session 5), seed2 after it
+    "progan": [_run(4800), {**_run(4800), "seed": 1, "tag": "seed1"}, {**_run(4800), "seed": 2, "tag": "seed2"},
                # ncritic2: the same recipe for 3600 steps (session 4; n_critic and batch spelled out, they were not
                # yet the defaults); the ablations are variants of it (3600 steps, seed 0: a 4800-step run took
                # 42 min on the shared machine)
