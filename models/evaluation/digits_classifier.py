@@ -18,7 +18,7 @@ import numpy as np
 
 import minigen as mg
 import minigen.functional as F
-from minigen import nn
+from minigen import backend, nn
 from minigen.data import load_digits
 
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "digits_classifier.npz")
@@ -68,11 +68,15 @@ def save_weights(model: nn.Module, path: str) -> str:
     return path
 
 
-def load_weights(model: nn.Module, path: str, what: str, command: str) -> nn.Module:
-    """`model` with the weights at `path`, in eval mode; a FileNotFoundError naming the command that makes the
-    weights when the file is missing."""
+def load_weights(make, path: str, what: str, command: str) -> nn.Module:
+    """`make()` (a classifier class) with the weights at `path`, in eval mode; a FileNotFoundError naming the
+    command that makes the weights when the file is missing. The model is built inside backend.fork_rng(): its
+    initial weights are overwritten at once, so building them must not move the caller's random stream (a
+    training run that scores samples mid-run would otherwise draw other noise from then on)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{what}: no weights at {path}; make them with `{command}` (from a source checkout)")
+    with backend.fork_rng():
+        model = make()
     with np.load(path) as f:
         model.load_state_dict({k: f[k] for k in f.files})
     return model.eval()
@@ -86,7 +90,7 @@ def save(model: DigitsClassifier, path: str = WEIGHTS) -> str:
 @functools.lru_cache(maxsize=4)
 def load(path: str = WEIGHTS) -> DigitsClassifier:
     """The trained classifier in eval mode (cached)."""
-    return load_weights(DigitsClassifier(), path, "digits classifier", TRAIN_COMMAND)
+    return load_weights(DigitsClassifier, path, "digits classifier", TRAIN_COMMAND)
 
 
 def _as_batch(images) -> mg.Tensor:

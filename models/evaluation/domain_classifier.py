@@ -53,7 +53,7 @@ def save(model: DomainClassifier, path: str = WEIGHTS) -> str:
 @functools.lru_cache(maxsize=4)
 def load(path: str = WEIGHTS) -> DomainClassifier:
     """The trained classifier in eval mode (cached); a FileNotFoundError naming the command when it is missing."""
-    return digits_classifier.load_weights(DomainClassifier(), path, "domain classifier", TRAIN_COMMAND)
+    return digits_classifier.load_weights(DomainClassifier, path, "domain classifier", TRAIN_COMMAND)
 
 
 def predictions(images, path: str = WEIGHTS) -> np.ndarray:

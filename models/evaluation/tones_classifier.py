@@ -65,7 +65,7 @@ def save(model: TonesClassifier, path: str = WEIGHTS) -> str:
 @functools.lru_cache(maxsize=4)
 def load(path: str = WEIGHTS) -> TonesClassifier:
     """The trained classifier in eval mode (cached); a FileNotFoundError naming the training command."""
-    return load_weights(TonesClassifier(), path, "tones classifier", TRAIN_COMMAND)
+    return load_weights(TonesClassifier, path, "tones classifier", TRAIN_COMMAND)
 
 
 def class_probabilities(clips, path: str = WEIGHTS, batch_size: int = 500) -> np.ndarray:

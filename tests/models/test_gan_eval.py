@@ -95,6 +95,23 @@ def test_digits_classifier_never_trains_on_load(tmp_path):
                                   digits_classifier.features_and_probs(np.ones((2, 64)) * 0.5)[1])
 
 
+@pytest.mark.parametrize("module", ["digits_classifier", "tones_classifier", "domain_classifier"])
+def test_loading_a_classifier_leaves_the_callers_random_stream_alone(module):
+    """Building a classifier draws initial weights that its file then overwrites: that happens inside
+    backend.fork_rng, so scoring samples mid-run does not change the rest of the run's noise (it did: two
+    WaveGAN pilots that scored at different steps diverged after the first score)."""
+    import importlib
+
+    from minigen import backend
+    classifier = importlib.import_module(f"minigen.models.evaluation.{module}")
+    classifier.load.cache_clear()  # the first load builds the model
+    mg.manual_seed(3)
+    expected = backend.rng("cpu").random(4)
+    mg.manual_seed(3)
+    classifier.load()
+    np.testing.assert_array_equal(backend.rng("cpu").random(4), expected)
+
+
 def test_sampler_draws_labels_then_z_from_the_seed():
     """The metrics' samples of a conditional GAN are sample(n, labels, rng) with the labels drawn first from
     the same generator, so they are a function of the parameters and the seed alone."""
