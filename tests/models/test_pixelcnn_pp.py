@@ -13,7 +13,7 @@ from minigen.models.autoregressive.logistic_mixture import discretized_logistic_
 from minigen.models.autoregressive.logistic_mixture import discretized_logistic_mixture_log_prob as dlm
 from minigen.models.autoregressive.pixelcnn_pp import PixelCNNPlusPlus
 from test_baselines import randomize  # shared helper (tests/models is on sys.path)
-from test_pixelcnn import earlier, random_images
+from test_pixelcnn import both_samplers_agree, earlier, random_images
 
 LEVELS = 17
 
@@ -130,15 +130,10 @@ def test_fast_sampler_gives_the_naive_samples_and_completions_for_the_same_seed(
     x = random_images(model, 6, seed=1)
     observed = np.zeros((1, 8, 8), bool)
     observed[:, :4] = True
-    results = []
-    for fast in (False, True):
-        mg.manual_seed(7)
-        results.append((model.sample(8, fast=fast).numpy(), model.complete(x, observed, fast=fast).numpy()))
-    (naive, naive_done), (fast, fast_done) = results
-    np.testing.assert_array_equal(fast, naive)
-    np.testing.assert_array_equal(fast_done, naive_done)
-    np.testing.assert_array_equal(fast_done[:, :, :4], x.numpy()[:, :, :4])
-    assert len(np.unique(naive)) > 5 and (naive_done[:, :, 4:] != x.numpy()[:, :, 4:]).any()
+    naive = both_samplers_agree(lambda fast: model.sample(8, fast=fast), seed=7)
+    completed = both_samplers_agree(lambda fast: model.complete(x, observed, fast=fast), seed=7)
+    np.testing.assert_array_equal(completed[:, :, :4], x.numpy()[:, :, :4])
+    assert len(np.unique(naive)) > 5 and (completed[:, :, 4:] != x.numpy()[:, :, 4:]).any()
 
 
 def test_training_lowers_the_loss_on_the_seventeen_levels():
