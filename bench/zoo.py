@@ -239,27 +239,27 @@ def main() -> None:
     p.add_argument("--dry-run", action="store_true", help="print the runs and their commands, run nothing")
     args = p.parse_args()
     wanted = args.only.split(",") if args.only else [n for n in models.names() if n in ZOO_RUNS]
-    plan = [key for name in wanted for key, _ in runs_of(name)]
-    print(f"[zoo] {len(plan)} run(s): {', '.join(plan) or '-'}", flush=True)
+    plan = []  # (registry name, zoo key, run), in order
+    for name in wanted:
+        runs = runs_of(name)
+        if not runs:
+            print(f"[zoo] {name} has no run in ZOO_RUNS; skipped")
+        plan += [(registry_name(name), key, run) for key, run in runs]
+    print(f"[zoo] {len(plan)} run(s): {', '.join(key for _, key, _ in plan) or '-'}", flush=True)
     if args.dry_run:
-        for name in wanted:
-            for key, run in runs_of(name):
-                print(f"[zoo] {key}: {command(registry_name(name), run, os.path.join('runs', 'zoo', key))}")
+        for model, key, run in plan:
+            print(f"[zoo] {key}: {command(model, run, os.path.join('runs', 'zoo', key))}")
         return
     path = os.path.join(RESULTS, "zoo.json")
     zoo = json.load(open(path)) if os.path.exists(path) else {"models": {}}
     reference_path = os.path.join(RESULTS, "reference.json")
     reference = json.load(open(reference_path)) if os.path.exists(reference_path) else {}
     done = []
-    for name in wanted:
-        runs = runs_of(name)
-        if not runs:
-            print(f"[zoo] {name} has no run in ZOO_RUNS; skipped")
-        for key, run in runs:
-            entry = run_one(registry_name(name), run, key)
-            entry["reference"] = reference.get(key, {})
-            zoo["models"][key] = entry
-            done.append(key)
+    for model, key, run in plan:
+        entry = run_one(model, run, key)
+        entry["reference"] = reference.get(key, {})
+        zoo["models"][key] = entry
+        done.append(key)
     fresh = {"models": {}}
     if os.path.exists(path):  # re-read: another zoo run may have written meanwhile
         with open(path) as f:
