@@ -19,7 +19,7 @@ setup(
     extras_require={
         # CuPy (no GPU needed) lets the tests compile the kernels through NVRTC and hold the fake CuPy that
         # runs the gpu tests on the CPU (tests/fake_cupy.py) to CuPy's real names and signatures
-        "test": ["pytest>=8", "hypothesis>=6", "cupy-cuda12x>=13; platform_system == 'Linux'",
+        "test": ["pytest>=8", "hypothesis>=6", "ruff>=0.6", "cupy-cuda12x>=13; platform_system == 'Linux'",
                  "nvidia-cuda-nvrtc-cu12; platform_system == 'Linux'"],
         "data": ["scikit-learn>=1.3"],
         "viz": ["Pillow>=10", "matplotlib>=3.8", "tqdm>=4.66"],

@@ -19,9 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import minigen as mg  # noqa: E402
-import minigen.models as models  # noqa: E402
 from minigen import viz  # noqa: E402
-from minigen.data import captions  # noqa: E402
 
 from figures import load_run  # noqa: E402
 

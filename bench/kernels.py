@@ -179,7 +179,7 @@ def cases(cp, torch) -> list[Case]:
                     (lambda: xt.view(128, 256, 4, 16, 16).max(dim=2)) if torch else None))
 
     # spectral_norm: an SN-GAN discriminator weight (512, 512, 3, 3), one power iteration
-    (w, wt), (u, ut), (v, vt) = both((512, 512, 3, 3), 0.05), both((512,)), both((4608,))
+    (w, wt), (u, ut), (v, _) = both((512, 512, 3, 3), 0.05), both((512,)), both((4608,))
 
     def composed_sn():
         mat = w.reshape(512, -1)
@@ -253,7 +253,7 @@ def conv_cases(cp, torch, both) -> list[Case]:
         (x, xt), (w, wt), (b, bt) = both((n, c, size, size)), both((o, c, k, k), 0.05), both((o,))
         pad, out_size = (k // 2, k // 2), (size, size)
 
-        def by_im2col(x=x, w=w, b=b, k=k, pad=pad, out_size=out_size):
+        def by_im2col(x=x, w=w, b=b, k=k, pad=pad, out_size=out_size, size=size):
             cols = im2col.cuda_im2col(x, (k, k), one, pad, one, out_size).reshape(x.shape[0], -1, size * size)
             return (w.reshape(1, w.shape[0], -1) @ cols).reshape(x.shape[0], -1, size, size) + b[:, None, None]
 

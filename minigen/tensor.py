@@ -11,7 +11,7 @@ import numpy as np
 
 from . import backend, dtypes as _dtypes
 from .aliases import arg_indices, torch_names
-from .function import _SCALARS, _new
+from .function import _SCALARS, Function, _new
 
 # ---------------------------------------------------------------------------------------------- Tensor
 

@@ -891,8 +891,11 @@ def install(monkeypatch) -> None:
     monkeypatch.setattr(_cuda, "function", kernel_function)
 
 
+SMALL_LAUNCH_TILES = {"TILE_M": 64, "TILE_N": 64, "TILE_K": 16, "THREADS_M": 4}  # read, never changed
+
+
 def small_launches(monkeypatch, block: int = 16, max_blocks: int = 8,
-                   tiles: dict | None = dict(TILE_M=64, TILE_N=64, TILE_K=16, THREADS_M=4)) -> None:
+                   tiles: dict | None = SMALL_LAUNCH_TILES) -> None:
     """Launch the kernels with `block` threads per block, at most `max_blocks` blocks, and implicit_gemm's
     `tiles` (None: the real ones; the default keeps the real tile shape, on 4 x 4 threads).
     One host thread per CUDA thread and a barrier per __syncthreads make the real configuration (256

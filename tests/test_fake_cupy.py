@@ -86,7 +86,7 @@ def test_indexing_as_cupy_does():
 def test_only_what_cupy_has_exists_and_arguments_bind_to_its_signatures():
     pytest.importorskip("cupy", reason="the fake checks names and signatures against an installed CuPy")
     with pytest.raises(AttributeError, match="CuPy has none"):
-        cp.errstate
+        _ = cp.errstate
     with pytest.raises(TypeError):
         cp.clip(cp.ones(2))  # cupy.clip needs both bounds
     with pytest.raises(ValueError, match="must set either max or min"):

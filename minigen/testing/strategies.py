@@ -129,4 +129,4 @@ def conv_geometries(draw, dims: int = 2, max_size: int = 7, max_kernel: int = 3,
     return ConvGeometry(draw(st.integers(1, 2)), cin, cout, size, kernel, stride, padding, dilation, groups)
 
 
-from .graphs import Graph, GraphOp, graphs  # noqa: E402  (random computation graphs; they draw leaves here)
+from .graphs import Graph, GraphOp, graphs  # noqa: E402, F401  (re-exported; random computation graphs; they draw leaves here)

@@ -24,7 +24,6 @@ activations depend only on earlier pixels, so once computed they never change.
 """
 from __future__ import annotations
 
-import minigen.functional as F
 from minigen import backend, nn
 from minigen.autograd import Tensor
 

@@ -15,8 +15,6 @@ the entries they came from.
 """
 from __future__ import annotations
 
-import numpy as np
-
 import minigen as mg
 from minigen import backend
 

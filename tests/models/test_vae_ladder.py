@@ -88,7 +88,7 @@ def test_short_training_raises_the_elbo_and_reports_metrics():
     opts = model.configure_optimizers()
     loader = model.loader("train", batch_size=32)
     elbos = []
-    for epoch in range(3):
+    for _epoch in range(3):
         for batch in loader:
             elbos.append(model.train_step(batch, opts, len(elbos))["elbo"])
     assert np.mean(elbos[-15:]) > np.mean(elbos[:15]) + 2.0
