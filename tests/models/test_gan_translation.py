@@ -142,6 +142,9 @@ def test_cyclegan_and_stargan_metrics_have_their_names():
     star = tiny("stargan", domains=["digit", "inverted"]).metrics("test")
     assert {"class_acc", "domain_acc", "test_l1"} <= set(star)
     assert all(0.0 <= star[k] <= 1.0 for k in ("class_acc", "domain_acc"))
+    sizes = np.bincount(digit_domains.unpaired("test", ["digit", "inverted"]).domains)  # per source domain
+    pairs = [star["class_acc_digit_inverted"], star["class_acc_inverted_digit"]]  # the two pairs make up class_acc
+    assert star["class_acc"] == pytest.approx(float(sizes @ pairs) / sizes.sum())
 
 
 def test_inputs_reads_splits_and_files(tmp_path):
@@ -292,3 +295,58 @@ def test_symmetry_search_gives_each_pair_the_symmetry_its_classifier_reads_least
     assert out[0].shape == (2 * symmetry_search.SYM_SAMPLE, 1, 8, 8) and sorted(set(out[1])) == [0, 1]
     with pytest.raises(ValueError, match="sym_search chooses"):
         tiny("stargan", cond_norm=True, input_skip="dihedral", sym_search=10)  # no negatives
+
+
+def test_orientation_choice_recovers_the_true_symmetries_where_one_pair_alone_would_pick_wrong():
+    from minigen.models.gan import symmetry_search
+    from minigen.models.gan.translation_nets import dihedral_matrices
+
+    maps = dihedral_matrices()
+    mul, inv = symmetry_search.dihedral_products()
+    for i in range(8):
+        np.testing.assert_array_equal(maps[inv[i]] @ maps[i], np.eye(64))
+        for j in range(8):
+            np.testing.assert_array_equal(maps[mul[i, j]], maps[i] @ maps[j])
+    rng = np.random.default_rng(0)
+    d = 6
+    orient = np.concatenate([[0], rng.integers(0, 8, d - 1)])  # each domain's true orientation
+    true = mul[orient[None, :], inv[orient[:, None]]].reshape(-1)  # k(s, t) = o_t o_s^-1
+    cost = rng.uniform(0.5, 1.0, (d * d, 8))
+    cost[np.arange(d * d), true] = rng.uniform(0.0, 0.3, d * d)
+    src, tgt = 2, 4
+    cost[src * d + tgt, true[src * d + tgt]] = 3.0  # one pair's score misleads (session 5's thin -> rotated)
+    assert cost[src * d + tgt].argmin() != true[src * d + tgt]  # chosen alone, that pair takes a wrong symmetry
+    np.testing.assert_array_equal(symmetry_search.orientation_choice(cost, d), true)  # jointly, all 30 right
+    k = symmetry_search.orientation_choice(rng.uniform(size=(d * d, 8)), d).reshape(d, d)  # any costs: they compose
+    for s, u, t in np.ndindex(d, d, d):
+        assert k[s, t] == mul[k[u, t], k[s, u]]
+    with pytest.raises(ValueError, match="at most 7 domains"):
+        symmetry_search.orientation_choice(np.zeros((64, 8)), 8)
+
+
+def test_symmetry_search_by_orientation_turns_into_and_out_of_a_turned_domain():
+    from minigen.models.gan import symmetry_search
+
+    model = tiny("stargan", domains=["digit", "rotated"], cond_norm=True, input_skip="dihedral", negatives=True,
+                 sym_search=100, sym_choice="orientation")
+    gen = model.generator
+    gen.up[2].weight.data = np.zeros_like(gen.up[2].weight.numpy())  # U-Net logits 0: G = sigmoid(4 g (2 T x - 1))
+    gen.up[2].bias.data = np.zeros_like(gen.up[2].bias.numpy())
+    image = np.zeros((1, 1, 8, 8), np.float32)
+    image[0, 0, 0, :2] = 1.0  # two pixels on the top edge, at the left; the rotated domain holds np.rot90 of it
+    sources = [image, np.rot90(image, axes=(2, 3))]
+    spots = {0: ((0, 0), (0, 1)), 1: ((7, 0), (6, 0))}  # where each domain has the two pixels
+    target = [0]
+
+    def reads(out, heads=None):  # "turned" unless both pixels, and only they, sit where the target domain has them
+        o, (a, b) = out.numpy(), spots[target[0]]
+        turned = 20.0 * (2.0 - o[:, 0, a[0], a[1]] - o[:, 0, b[0], b[1]] + 4.0 * o.mean(axis=(1, 2, 3))) - 10.0
+        return None, mg.tensor(np.stack([np.zeros(len(o)), np.zeros(len(o)), turned], 1).astype(np.float32))
+
+    model.critic_and_classes = reads
+    for s in (0, 1):  # one source domain per search, so that reads knows the target (the other domain)
+        target[0] = 1 - s
+        symmetry_search.choose_symmetries(model, mg.tensor(np.repeat(sources[s], 2, axis=0)), np.full(2, s))
+    assert list(gen.pair_sym.numpy().argmax(axis=1)[[1, 2]]) == [1, 3]  # a quarter turn in, its inverse out
+    with pytest.raises(ValueError, match="sym_choice must be one of"):
+        tiny("stargan", sym_choice="joint")
