@@ -1,0 +1,90 @@
+"""How long ProGAN's final 8x8 stage should run (issue 19): resume a `minigen train progan` run to longer
+lengths and score it after each.
+
+    minigen train progan --steps 5000 --seed 0 --out /tmp/p0          # or any run of the recipe
+    python bench/progan_length.py /tmp/p0 5600 6200 6800 7400
+
+At each length it prints fd_digits (mean and sem over the metric's 5 draws of 300 samples, against the train
+digits' features, as the zoo's number) of the trained G, of the model's averaged G (its `ema`, 0.99: what
+`sample` and the zoo use) and of two more averages (beta 0.995 and 0.999) kept beside the run from the
+checkpoint on, G_bar <- beta G_bar + (1 - beta) G after every generator update, started from the model's G_bar.
+They never feed training, and the CPU generator's state is put back after scoring (backend.fork_rng alone
+does not: it keeps the generator object, which the classifier's first build and first forward pass draw
+from), so the run is the uninterrupted one (the trainer's resume is exact on the CPU): its value at N steps
+is that of `minigen train progan --steps N`.
+The FD of a GAN does not depend on the split, so a length chosen on it is chosen on a training-side
+criterion, on one seed; other seeds are the check (the README's issue-19 section).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+import minigen as mg
+from minigen import backend
+from minigen.models import create
+from minigen.models.evaluation.gan_metrics import SCORE_SAMPLES, SCORE_SEEDS, classifier_scores
+from minigen.models.gan.progan import to_eight
+from minigen.trainer import Training
+
+EXTRA_BETAS = (0.995, 0.999)
+
+
+def weights(net) -> dict:
+    return {k: v.numpy().copy() for k, v in net.state_dict().items()}
+
+
+def fd_of(model, state: dict) -> tuple[float, float]:
+    """fd_digits (mean, sem over SCORE_SEEDS) of samples from the averaged generator slot holding `state`."""
+    saved = weights(model.generator_ema)
+    model.generator_ema.load_state_dict({k: mg.tensor(v) for k, v in state.items()})
+    stream = backend.rng("cpu").bit_generator.state
+    with backend.fork_rng():
+        fds = [classifier_scores(to_eight(model.sample(SCORE_SAMPLES, rng=np.random.default_rng(s)).numpy()))
+               ["fd_digits"] for s in SCORE_SEEDS]
+    backend.rng("cpu").bit_generator.state = stream
+    model.generator_ema.load_state_dict({k: mg.tensor(v) for k, v in saved.items()})
+    return float(np.mean(fds)), float(np.std(fds, ddof=1) / np.sqrt(len(fds)))
+
+
+def score_lengths(out: str, lengths: list):
+    """Resume the progan run in `out` to each of `lengths` (total steps, increasing) and yield a row of scores
+    after each: {"steps", "seconds", "G", "ema<its beta>", "ema0.995", "ema0.999"}, each (fd mean, sem)."""
+    with open(f"{out}/run.json") as f:
+        run = json.load(f)
+    model = create("progan", run["data"], **run["config"])
+    training = Training(model, lengths[-1], out, seed=run["seed"], resume=True)
+    extra = {b: weights(model.generator_ema) for b in EXTRA_BETAS}
+    own_update = model.update_average
+
+    def update_average():  # the model's own average, then the extra ones
+        own_update()
+        g = weights(model.generator)
+        for b, state in extra.items():
+            for k in state:
+                state[k] = state[k] * b + g[k] * (1 - b)
+
+    model.update_average = update_average
+    for length in lengths:
+        t0 = time.time()
+        training.steps = length
+        training.run(progress=False)
+        yield {"steps": length, "seconds": round(time.time() - t0), "G": fd_of(model, weights(model.generator)),
+               f"ema{model.ema}": fd_of(model, weights(model.generator_ema)),
+               **{f"ema{b}": fd_of(model, state) for b, state in extra.items()}}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("out", help="a progan run folder with a checkpoint (resumed in place)")
+    p.add_argument("lengths", type=int, nargs="+", help="total steps to score at, increasing")
+    args = p.parse_args()
+    for row in score_lengths(args.out, args.lengths):
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
