@@ -12,6 +12,11 @@ lambda_cyc = 10 and lambda_id = 0.5 lambda_cyc, as in the paper (norms are means
 The discriminators are updated on a history of generated images (Shrivastava et al. 2017): a pool of 50; each new
 image is stored while the pool fills, then with probability 1/2 it replaces a random stored image, which D sees
 instead (so half of D's fakes are older). The pools are buffers, saved with the model. Adam(2e-4, beta1 0.5).
+The paper keeps the rate for 100 epochs and decays it linearly to zero over the next 100: `decay_start` = 0.5
+gives that shape over the run's steps, lr_t = lr min(1, (T - t) / (T - t_0)) with t_0 = decay_start T (the rate at
+step t_0 is lr, at T it would be 0); None (the default, as in the runs before session 6) keeps lr constant. As
+with GANModel's decay_steps=None, the schedule spans the run it was made for (a resumed run with more steps
+is a different schedule).
 
 Deviations: the generators are the U-Net of pix2pix (translation_nets.py) rather than the paper's ResNet with 9
 blocks, which is for 256x256 images (the U-Net's 1x1 bottleneck already sees a whole 8x8 digit).
@@ -50,13 +55,17 @@ class CycleGAN(TranslationGAN):
     def default_config(cls, data: str) -> dict:
         return {"lr": 2e-4, "batch_size": 64, "domain_a": "thin", "domain_b": "thick", "cycle_weight": 10.0,
                 "identity_weight": 5.0, "cycle_norm": "l1", "pool_size": 50, "channels": [32, 64, 64],
-                "d_channels": 32, "dropout": 0.0, "generator": "unet", "blocks": 6}
+                "d_channels": 32, "dropout": 0.0, "generator": "unet", "blocks": 6, "decay_start": None}
 
     def __init__(self, data: str = "digit-domains", lr: float = 2e-4, batch_size: int = 64, domain_a: str = "thin",
                  domain_b: str = "thick", cycle_weight: float = 10.0, identity_weight: float = 5.0,
                  cycle_norm: str = "l1", pool_size: int = 50, channels=(32, 64, 64), d_channels: int = 32,
-                 dropout: float = 0.0, generator: str = "unet", blocks: int = 6):
+                 dropout: float = 0.0, generator: str = "unet", blocks: int = 6, decay_start: float | None = None):
         super().__init__(data, lr, batch_size)
+        if decay_start is not None and not 0.0 <= decay_start < 1.0:
+            raise ValueError(f"{self.name}: decay_start must be None or a fraction of the run in [0, 1), "
+                             f"got {decay_start}")
+        self.decay_start = decay_start
         for dom in (domain_a, domain_b):
             digit_domains.check_domain(dom)
         self.domain_a = self.source_domain = domain_a
@@ -146,6 +155,17 @@ class CycleGAN(TranslationGAN):
         gens = list(self.g_ab.parameters()) + list(self.g_ba.parameters())
         discs = list(self.d_a.parameters()) + list(self.d_b.parameters())
         return [optim.Adam(gens, lr=self.lr, betas=(0.5, 0.999)), optim.Adam(discs, lr=self.lr, betas=(0.5, 0.999))]
+
+    def configure_schedulers(self, optimizers: list, steps: int) -> list:
+        """The paper's schedule when decay_start is set: constant, then linear to 0 at `steps` (module docstring)."""
+        if self.decay_start is None:
+            return []
+        start = round(self.decay_start * steps)
+
+        def factor(t: int) -> float:
+            return 1.0 if t <= start else max(0.0, (steps - t) / (steps - start))
+
+        return [optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
 
     # ------------------------------------------------------------------------------------ metrics
     def metrics(self, split: str = "test") -> dict:
