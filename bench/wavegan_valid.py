@@ -51,11 +51,22 @@ def floor_db(clips: np.ndarray) -> float:
     return float((np.percentile(db, 10, axis=1) - np.percentile(db, 99, axis=1)).mean())
 
 
-def validation_scores(model, valid: np.ndarray) -> tuple[float, float, float]:
+def own_class(p: np.ndarray, y: np.ndarray) -> tuple[float, list[float]]:
+    """How often the classifier's argmax is the clip's own label: overall and per class."""
+    hit = p.argmax(1) == y
+    return float(hit.mean()), [float(hit[y == k].mean()) for k in range(p.shape[1])]
+
+
+def validation_scores(model, valid: np.ndarray) -> tuple[float, float, float, str]:
     rng = np.random.default_rng(0)
     y = np.arange(500) % model.num_classes if model.conditional else None
     clips = model.sample(500, y, rng=rng).numpy()
-    return inception_score(class_probabilities(clips)), spectral_distance(clips, valid), floor_db(clips)
+    p = class_probabilities(clips)
+    own = ""
+    if y is not None:
+        total, per = own_class(p, y)
+        own = f", own class {total:.2f} (" + " ".join(f"{o:.2f}" for o in per) + ")"
+    return inception_score(p), spectral_distance(clips, valid), floor_db(clips), own
 
 
 def report(model, valid: np.ndarray, averages: dict, label: str) -> None:
@@ -66,13 +77,13 @@ def report(model, valid: np.ndarray, averages: dict, label: str) -> None:
             trained = [p.data for p in params]
             for p, a in zip(params, average):
                 p.data = a.copy()
-        score, distance, floor = validation_scores(model, valid)
+        score, distance, floor, own = validation_scores(model, valid)
         if average is not None:
             for p, t in zip(params, trained):
                 p.data = t
         name = "G" if beta is None else f"EMA {beta}"
         print(f"{label} {name}: score_tones {score:.2f}, spectral_distance to valid {distance:.1f} dB, "
-              f"floor {floor:.1f} dB", flush=True)
+              f"floor {floor:.1f} dB{own}", flush=True)
 
 
 def pilot(config: dict, steps: int, every: int, emas: tuple = ()) -> None:
@@ -123,9 +134,9 @@ def run_report(out: str) -> None:
     y = np.arange(500) % model.num_classes
     clips = model.sample(500, y, rng=rng).numpy()
     p = class_probabilities(clips)
-    own = [float((p.argmax(1)[y == k] == k).mean()) for k in range(model.num_classes)]
+    total, own = own_class(p, y)
     print(f"{out}: score_tones {inception_score(p):.2f}, floor {floor_db(clips):.1f} dB, own class "
-          f"{(p.argmax(1) == y).mean():.2f}; per class " + ", ".join(f"{c} {o:.2f}" for c, o in zip(TONE_CLASSES, own)))
+          f"{total:.2f}; per class " + ", ".join(f"{c} {o:.2f}" for c, o in zip(TONE_CLASSES, own)))
 
 
 def main() -> None:

@@ -42,6 +42,19 @@ noise floor is large, so the critic should see it. Not in the paper (which works
 2,000-step validation pilot it did not lower the floor (-36.0 dB against -35.6 dB) and scored lower (1.71
 against 1.79), so it is off.
 
+`aux_weight=lambda` (needs class_conditional) adds the auxiliary classifier of AC-GAN (Odena, Olah & Shlens,
+2017) to the critic: a linear head over the critic's features phi(x) gives class logits D_cls(x), trained on
+real clips and used by G, as in StarGAN's WGAN-GP form (Choi et al., 2018):
+
+    L_D = (WGAN-GP's L_D) + lambda E_{x,y} -log D_cls(y | x),     L_G = -E f(G(z, y)) + lambda E_{z,y} -log D_cls(y | G(z, y))
+
+(AC-GAN also trains D_cls on generated clips; StarGAN's real-only form keeps D_cls an honest classifier of real
+audio, so G cannot pass it with clips that are merely easy to classify.) Not in the paper (unconditional).
+Reason: with the projection term alone, the recorded 8,000-step run never generated two classes, note-high
+and chirp-up (their clips read as note-mid, whose first 128 ms they resemble: a chirp-up starts as a ~300-400
+Hz tone). The projection term only scores how well (x, y) matches as a pair inside the Wasserstein game;
+the classifier term penalises G directly whenever its clip for y is read as another class.
+
 Deviations, with their reasons: U = 3 upsampling layers (1,024 samples, 128 ms at 8 kHz) and d = 16 instead of
 5 layers (16,384 samples) and d = 64, to train on a CPU in minutes; the transposed convolutions run as
 ConvTranspose2d on (N, C, 1, L) (minigen has no ConvTranspose1d; the same operator); z ~ N(0, I) (the GAN
@@ -144,21 +157,31 @@ class PhaseShuffleCritic(nn.Module):
     """Convolutions (25, stride 4) with LeakyReLU(0.2) and phase shuffle (training only), then a linear score
     (+ the projection term <embed(y), phi(x)> when conditional)."""
 
-    def __init__(self, widths: list[int], radius: int, num_classes: int | None):
+    def __init__(self, widths: list[int], radius: int, num_classes: int | None, classify: bool = False):
         super().__init__()
         self.radius = radius
         self.down = nn.ModuleList([nn.Conv1d(i, o, KERNEL, stride=STRIDE, padding=KERNEL // 2 - 1)
                                    for i, o in zip(widths[:-1], widths[1:])])
         self.score = nn.Linear(START * widths[-1], 1)
         self.embed = nn.Embedding(num_classes, START * widths[-1]) if num_classes else None
+        # AC-GAN's auxiliary classifier D_cls: class logits from the same features phi(x)
+        self.classify = nn.Linear(START * widths[-1], num_classes) if classify and num_classes else None
 
-    def forward(self, x: mg.Tensor, y: mg.Tensor | None = None) -> mg.Tensor:
+    def features(self, x: mg.Tensor) -> mg.Tensor:
+        """phi(x), (B, START * widths[-1]): the convolutions' output, flattened."""
         h = x
         for k, layer in enumerate(self.down):
             h = F.leaky_relu(layer(h), 0.2)
             if self.training and k < len(self.down) - 1:  # the paper shuffles after every convolution but the last
                 h = phase_shuffle(h, self.radius, backend.rng("cpu"))
-        phi = h.reshape(x.shape[0], -1)
+        return h.reshape(x.shape[0], -1)
+
+    def class_logits(self, x: mg.Tensor) -> mg.Tensor:
+        """D_cls(x): the auxiliary classifier's logits (B, classes)."""
+        return self.classify(self.features(x))
+
+    def forward(self, x: mg.Tensor, y: mg.Tensor | None = None) -> mg.Tensor:
+        phi = self.features(x)
         out = self.score(phi).reshape(x.shape[0])
         return out if self.embed is None else out + (self.embed(y) * phi).sum(axis=1)
 
@@ -168,31 +191,35 @@ class WaveGAN(AudioModel, GANModel):
 
     loss_kind = "wasserstein"
     random_offset = False
-    extra_d_loss = WGANGP.extra_d_loss
     configure_optimizers = WGANGP.configure_optimizers
 
     @classmethod
     def default_config(cls, data: str) -> dict:
         return {"lr": 1e-4, "batch_size": 64, "z_dim": 100, "model_size": 16, "upsamplings": 3,
                 "phase_shuffle": 2, "n_critic": 5, "gp_weight": 10.0, "class_conditional": True,
-                "decay_steps": 0, "upsample": "transpose", "post_filter": 0, "ema": 0.0, "mu_law": False}
+                "decay_steps": 0, "upsample": "transpose", "post_filter": 0, "ema": 0.0, "mu_law": False,
+                "aux_weight": 0.0}
 
     def __init__(self, data: str = "tones", lr: float = 1e-4, batch_size: int = 64, z_dim: int = 100,
                  model_size: int = 16, upsamplings: int = 3, phase_shuffle: int = 2, n_critic: int = 5,
                  gp_weight: float = 10.0, class_conditional: bool = True, decay_steps: int | None = 0,
-                 upsample: str = "transpose", post_filter: int = 0, ema: float = 0.0, mu_law: bool = False):
+                 upsample: str = "transpose", post_filter: int = 0, ema: float = 0.0, mu_law: bool = False,
+                 aux_weight: float = 0.0):
         super().__init__(data, lr, batch_size, n_critic=n_critic, loss="wasserstein", decay_steps=decay_steps)
         if upsamplings < 1:
             raise ValueError(f"wavegan: upsamplings must be >= 1, got {upsamplings}")
         if not 0.0 <= ema < 1.0:
             raise ValueError(f"wavegan: ema must be in [0, 1) (0: sample from the trained weights), got {ema}")
+        if aux_weight < 0 or (aux_weight and not class_conditional):
+            raise ValueError(f"wavegan: aux_weight must be >= 0 and needs class_conditional, got {aux_weight}")
         self.conditional, self.ema, self.mu_law = bool(class_conditional), float(ema), bool(mu_law)
+        self.aux_weight = float(aux_weight)
         self.z_dim, self.gp_weight = int(z_dim), float(gp_weight)
         self.clip_length = self.window = START * STRIDE ** upsamplings
         widths = [model_size * 2 ** k for k in range(upsamplings - 1, -1, -1)] + [1]  # e.g. 64, 32, 16, 1
         classes = self.num_classes if self.conditional else None
         self.generator = WaveGANGenerator(self.z_dim, widths, classes, upsample, int(post_filter))
-        self.discriminator = PhaseShuffleCritic(widths[::-1], int(phase_shuffle), classes)
+        self.discriminator = PhaseShuffleCritic(widths[::-1], int(phase_shuffle), classes, self.aux_weight > 0)
 
     def configure_averaging(self):
         """ema > 0: the run's result is the exponential moving average of the weights, theta_bar <- ema theta_bar
@@ -200,6 +227,21 @@ class WaveGAN(AudioModel, GANModel):
         if self.ema == 0.0:
             return None
         return optim.swa_utils.AveragedModel(self, multi_avg_fn=optim.swa_utils.get_ema_multi_avg_fn(self.ema))
+
+    def extra_d_loss(self, real, fake, y, z):
+        """WGAN-GP's penalty (wgan.py's, reused), plus lambda CE(D_cls(x), y) on the real clips when aux_weight."""
+        loss, logs = WGANGP.extra_d_loss(self, real, fake, y, z)
+        if self.aux_weight:
+            ce = F.cross_entropy(self.discriminator.class_logits(real), y)
+            loss, logs = loss + self.aux_weight * ce, {**logs, "d_cls": ce.item()}
+        return loss, logs
+
+    def extra_g_loss(self, fake, y, z):
+        """lambda CE(D_cls(G(z, y)), y) when aux_weight (the critic is frozen by the generator step)."""
+        if not self.aux_weight:
+            return None, {}
+        ce = F.cross_entropy(self.discriminator.class_logits(fake), y)
+        return self.aux_weight * ce, {"g_cls": ce.item()}
 
     def loader(self, split: str = "train", batch_size: int | None = None, seed: int = 0, shuffle: bool = True,
                drop_last: bool = True):

@@ -45,9 +45,15 @@ def test_phase_shuffle_shifts_each_example_with_reflection():
     assert np.isfinite(g.numpy()).all() and (g.numpy() != 0).any()
 
 
-def test_wgan_gp_penalty_is_reused_and_reaches_the_critic_through_double_backward():
-    assert models.model_class("wavegan").extra_d_loss is WGANGP.extra_d_loss
+def test_wgan_gp_penalty_is_reused_and_reaches_the_critic_through_double_backward(monkeypatch):
     model = small_wavegan()
+    calls = []
+    penalty = WGANGP.extra_d_loss
+    monkeypatch.setattr(WGANGP, "extra_d_loss", lambda self, *args: calls.append(self) or penalty(self, *args))
+    y = mg.tensor(np.arange(4) % 10)
+    out = model.extra_d_loss(mg.tensor(model.split_arrays("train")[0][:4]), model.sample(4, y.numpy()), y, None)
+    assert calls == [model] and set(out[1]) == {"gp"}  # wgan.py's penalty, and nothing else without aux_weight
+    monkeypatch.undo()
     y = mg.tensor(np.arange(6) % 10)
     real = mg.tensor(model.split_arrays("train")[0][:6])
     fake = model.sample(6, y.numpy())
@@ -160,3 +166,37 @@ def test_mu_law_plays_the_game_on_companded_clips_and_samples_in_data_space():
     with model.evaluating():
         raw = model.generate(model.noise(2, np.random.default_rng(3)), mg.tensor(np.array([0, 1]))).numpy()
     np.testing.assert_allclose(model.sample(2, np.array([0, 1]), rng=z).numpy(), mu_law_expand(raw), atol=1e-6)
+
+
+def test_auxiliary_classifier_loss_is_the_cross_entropy_and_lower_for_correct_classes():
+    model = small_wavegan(aux_weight=2.0)
+    assert small_wavegan().discriminator.classify is None and small_wavegan().extra_g_loss(None, None, None)[0] is None
+    with pytest.raises(ValueError, match="aux_weight"):
+        small_wavegan(aux_weight=1.0, class_conditional=False)
+    x = mg.tensor(model.split_arrays("test")[0][:6])
+    with model.evaluating():  # no phase shuffle: the same features in every call
+        logits = model.discriminator.class_logits(x).numpy()
+        right, wrong = logits.argmax(1), logits.argmin(1)
+        good = model.extra_g_loss(x, mg.tensor(right), None)[0].item()
+        bad = model.extra_g_loss(x, mg.tensor(wrong), None)[0].item()
+    logp = logits - logits.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    np.testing.assert_allclose(good, -2.0 * logp[np.arange(6), right].mean(), rtol=1e-5)
+    assert good < bad
+
+
+def test_auxiliary_classifier_trains_on_real_clips_and_its_gradient_reaches_the_generator():
+    model = small_wavegan(aux_weight=1.0, batch_size=4)
+    y = mg.tensor(np.arange(4) % 10)
+    real = mg.tensor(model.split_arrays("train")[0][:4])
+    head = model.discriminator.classify.weight
+    d_loss, logs = model.extra_d_loss(real, model.sample(4, y.numpy()), y, None)
+    assert set(logs) == {"gp", "d_cls"}
+    (g_head,) = mg.grad(d_loss, [head])
+    assert np.abs(g_head.numpy()).sum() > 0  # D_cls learns from the real clips
+    params = list(model.generator.parameters())
+    g_loss, logs = model.extra_g_loss(model.generate(model.noise(4), y), y, None)
+    grads = mg.grad(g_loss, params, allow_unused=True)
+    assert set(logs) == {"g_cls"} and all(g is not None and np.abs(g.numpy()).sum() > 0 for g in grads)
+    logs = model.train_step(next(iter(model.loader("train"))), model.configure_optimizers(), 0)
+    assert {"d_cls", "g_cls"} <= set(logs) and np.isfinite(list(logs.values())).all()
