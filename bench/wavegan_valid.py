@@ -18,7 +18,9 @@ dBFS (where score_tones is 9.40 / 9.78 / 5.27 / 1.77). --noise prints score_tone
 spectral_distance (to the test clips) of the test clips with white noise at -80 ... -20 dBFS added, and after
 mu-law quantisation to 256 levels, and their floor_db. --run DIR loads a `minigen train wavegan` run (its
 run.json settings, its checkpoint's result weights) and prints, for the 500 clips the test metrics score
-(the same z seed and labels), score_tones, floor_db and how often the classifier gives each class its own.
+(the same z seed and labels), score_tones, floor_db and how often the classifier gives each class its own;
+with aux_weight, also how often the critic's auxiliary classifier D_cls gives the validation clips and the
+500 clips their own class.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import time
 
 import numpy as np
 
+import minigen as mg
 import minigen.models as models
 from minigen import backend
 from minigen.data import TONE_CLASSES, load_tones
@@ -137,6 +140,15 @@ def run_report(out: str) -> None:
     total, own = own_class(p, y)
     print(f"{out}: score_tones {inception_score(p):.2f}, floor {floor_db(clips):.1f} dB, own class "
           f"{total:.2f}; per class " + ", ".join(f"{c} {o:.2f}" for c, o in zip(TONE_CLASSES, own)))
+    if model.discriminator.classify is not None:  # aux_weight: does the critic's own classifier agree?
+        valid = load_tones("valid")
+        x = valid.clips.reshape(len(valid.clips), 1, -1)[:, :, :model.clip_length].astype(np.float32)
+        with model.evaluating():
+            real = model.discriminator.class_logits(mg.tensor(x)).numpy()
+            fake = model.discriminator.class_logits(mg.tensor(clips)).numpy()
+        print(f"D_cls: own class of the valid clips {own_class(real, np.asarray(valid.labels))[0]:.2f}, of the "
+              f"500 clips {own_class(fake, y)[0]:.2f}; per class " +
+              ", ".join(f"{c} {o:.2f}" for c, o in zip(TONE_CLASSES, own_class(fake, y)[1])))
 
 
 def main() -> None:
