@@ -57,7 +57,7 @@ def floor_db(clips: np.ndarray) -> float:
 def own_class(p: np.ndarray, y: np.ndarray) -> tuple[float, list[float]]:
     """How often the classifier's argmax is the clip's own label: overall and per class."""
     hit = p.argmax(1) == y
-    return float(hit.mean()), [float(hit[y == k].mean()) for k in range(p.shape[1])]
+    return float(hit.mean()), [float(hit[y == k].mean()) for k in range(len(TONE_CLASSES))]
 
 
 def validation_scores(model, valid: np.ndarray) -> tuple[float, float, float, str]:

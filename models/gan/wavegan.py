@@ -55,6 +55,16 @@ and chirp-up (their clips read as note-mid, whose first 128 ms they resemble: a 
 Hz tone). The projection term only scores how well (x, y) matches as a pair inside the Wasserstein game;
 the classifier term penalises G directly whenever its clip for y is read as another class.
 
+`aux_fake=True` (with aux_weight) gives D_cls a K+1-th class, "generated", trained on G's clips (the
+semi-supervised discriminator of Salimans et al., 2016, used as the auxiliary classifier):
+
+    L_D += lambda E_z -log D_cls(K | G(z, y)),   the softmax now over K + 1 classes (G's loss unchanged)
+
+Reason: the recorded aux_weight run's D_cls named the class of all its clips as asked while the tones
+classifier read chirp-up and vowel-a as other classes: a D_cls trained on real clips only can be passed by
+features no real clip has. With the extra class, passing D_cls means looking real to it as well. In a
+validation pilot (README) G scored 3.80 after 2,000 steps against 2.28 without it, and EMA 0.999 4.79 after 6,000.
+
 Deviations, with their reasons: U = 3 upsampling layers (1,024 samples, 128 ms at 8 kHz) and d = 16 instead of
 5 layers (16,384 samples) and d = 64, to train on a CPU in minutes; the transposed convolutions run as
 ConvTranspose2d on (N, C, 1, L) (minigen has no ConvTranspose1d; the same operator); z ~ N(0, I) (the GAN
@@ -157,7 +167,7 @@ class PhaseShuffleCritic(nn.Module):
     """Convolutions (25, stride 4) with LeakyReLU(0.2) and phase shuffle (training only), then a linear score
     (+ the projection term <embed(y), phi(x)> when conditional)."""
 
-    def __init__(self, widths: list[int], radius: int, num_classes: int | None, classify: bool = False):
+    def __init__(self, widths: list[int], radius: int, num_classes: int | None, classify: int = 0):
         super().__init__()
         self.radius = radius
         self.down = nn.ModuleList([nn.Conv1d(i, o, KERNEL, stride=STRIDE, padding=KERNEL // 2 - 1)
@@ -165,7 +175,8 @@ class PhaseShuffleCritic(nn.Module):
         self.score = nn.Linear(START * widths[-1], 1)
         self.embed = nn.Embedding(num_classes, START * widths[-1]) if num_classes else None
         # AC-GAN's auxiliary classifier D_cls: class logits from the same features phi(x)
-        self.classify = nn.Linear(START * widths[-1], num_classes) if classify and num_classes else None
+        # (classify = the number of its classes: the data's, plus "generated" with aux_fake)
+        self.classify = nn.Linear(START * widths[-1], classify) if classify and num_classes else None
 
     def features(self, x: mg.Tensor) -> mg.Tensor:
         """phi(x), (B, START * widths[-1]): the convolutions' output, flattened."""
@@ -198,13 +209,13 @@ class WaveGAN(AudioModel, GANModel):
         return {"lr": 1e-4, "batch_size": 64, "z_dim": 100, "model_size": 16, "upsamplings": 3,
                 "phase_shuffle": 2, "n_critic": 5, "gp_weight": 10.0, "class_conditional": True,
                 "decay_steps": 0, "upsample": "transpose", "post_filter": 0, "ema": 0.0, "mu_law": False,
-                "aux_weight": 0.0}
+                "aux_weight": 0.0, "aux_fake": False}
 
     def __init__(self, data: str = "tones", lr: float = 1e-4, batch_size: int = 64, z_dim: int = 100,
                  model_size: int = 16, upsamplings: int = 3, phase_shuffle: int = 2, n_critic: int = 5,
                  gp_weight: float = 10.0, class_conditional: bool = True, decay_steps: int | None = 0,
                  upsample: str = "transpose", post_filter: int = 0, ema: float = 0.0, mu_law: bool = False,
-                 aux_weight: float = 0.0):
+                 aux_weight: float = 0.0, aux_fake: bool = False):
         super().__init__(data, lr, batch_size, n_critic=n_critic, loss="wasserstein", decay_steps=decay_steps)
         if upsamplings < 1:
             raise ValueError(f"wavegan: upsamplings must be >= 1, got {upsamplings}")
@@ -213,13 +224,16 @@ class WaveGAN(AudioModel, GANModel):
         if aux_weight < 0 or (aux_weight and not class_conditional):
             raise ValueError(f"wavegan: aux_weight must be >= 0 and needs class_conditional, got {aux_weight}")
         self.conditional, self.ema, self.mu_law = bool(class_conditional), float(ema), bool(mu_law)
-        self.aux_weight = float(aux_weight)
+        if aux_fake and not aux_weight:
+            raise ValueError("wavegan: aux_fake needs aux_weight > 0")
+        self.aux_weight, self.aux_fake = float(aux_weight), bool(aux_fake)
         self.z_dim, self.gp_weight = int(z_dim), float(gp_weight)
         self.clip_length = self.window = START * STRIDE ** upsamplings
         widths = [model_size * 2 ** k for k in range(upsamplings - 1, -1, -1)] + [1]  # e.g. 64, 32, 16, 1
         classes = self.num_classes if self.conditional else None
         self.generator = WaveGANGenerator(self.z_dim, widths, classes, upsample, int(post_filter))
-        self.discriminator = PhaseShuffleCritic(widths[::-1], int(phase_shuffle), classes, self.aux_weight > 0)
+        self.discriminator = PhaseShuffleCritic(widths[::-1], int(phase_shuffle), classes,
+                                                (self.num_classes + self.aux_fake) if self.aux_weight else 0)
 
     def configure_averaging(self):
         """ema > 0: the run's result is the exponential moving average of the weights, theta_bar <- ema theta_bar
@@ -229,11 +243,16 @@ class WaveGAN(AudioModel, GANModel):
         return optim.swa_utils.AveragedModel(self, multi_avg_fn=optim.swa_utils.get_ema_multi_avg_fn(self.ema))
 
     def extra_d_loss(self, real, fake, y, z):
-        """WGAN-GP's penalty (wgan.py's, reused), plus lambda CE(D_cls(x), y) on the real clips when aux_weight."""
+        """WGAN-GP's penalty (wgan.py's, reused), plus lambda CE(D_cls(x), y) on the real clips when aux_weight,
+        and lambda CE(D_cls(G(z, y)), "generated") on G's clips when aux_fake."""
         loss, logs = WGANGP.extra_d_loss(self, real, fake, y, z)
         if self.aux_weight:
             ce = F.cross_entropy(self.discriminator.class_logits(real), y)
             loss, logs = loss + self.aux_weight * ce, {**logs, "d_cls": ce.item()}
+        if self.aux_fake:  # the K+1-th class, "generated", for G's clips
+            generated = mg.tensor(np.full(fake.shape[0], self.num_classes), device=fake.device)
+            ce = F.cross_entropy(self.discriminator.class_logits(fake), generated)
+            loss, logs = loss + self.aux_weight * ce, {**logs, "d_cls_fake": ce.item()}
         return loss, logs
 
     def extra_g_loss(self, fake, y, z):

@@ -200,3 +200,20 @@ def test_auxiliary_classifier_trains_on_real_clips_and_its_gradient_reaches_the_
     assert set(logs) == {"g_cls"} and all(g is not None and np.abs(g.numpy()).sum() > 0 for g in grads)
     logs = model.train_step(next(iter(model.loader("train"))), model.configure_optimizers(), 0)
     assert {"d_cls", "g_cls"} <= set(logs) and np.isfinite(list(logs.values())).all()
+
+
+def test_aux_fake_adds_a_generated_class_that_d_cls_learns_on_g_clips():
+    with pytest.raises(ValueError, match="aux_fake"):
+        small_wavegan(aux_fake=True)
+    model = small_wavegan(aux_weight=2.0, aux_fake=True)
+    assert model.discriminator.classify.weight.shape[0] == 11  # 10 classes + "generated"
+    y = mg.tensor(np.arange(4) % 10)
+    real, fake = mg.tensor(model.split_arrays("train")[0][:4]), model.sample(4, y.numpy())
+    model.discriminator.eval()  # no phase shuffle: D_cls reads the same features in both calls
+    loss, logs = model.extra_d_loss(real, fake, y, None)
+    logits = model.discriminator.class_logits(fake).numpy().astype(np.float64)
+    logp = logits - logits.max(1, keepdims=True)
+    logp -= np.log(np.exp(logp).sum(1, keepdims=True))
+    np.testing.assert_allclose(logs["d_cls_fake"], -logp[:, 10].mean(), rtol=1e-5)
+    assert set(logs) == {"gp", "d_cls", "d_cls_fake"}
+    assert np.isclose(loss.item(), logs["gp"] + 2.0 * (logs["d_cls"] + logs["d_cls_fake"]), rtol=1e-4)
