@@ -171,8 +171,8 @@ ZOO_RUNS: dict[str, list] = {
                # long (session 6): the recipe for 6200 steps (4600 stable at 8x8), chosen on seed 0 by resuming
                # session 5's seed-0 run from its step-5000 checkpoint and scoring the averaged G every 600 steps
                # (bench/progan_length.py: fd_digits 2.37 / 2.19 / 2.32 / 2.22 after 5600 / 6200 / 6800 / 7400);
-               # recorded in session 6: long-seed1 (after the choice; 43 min on the shared machine), then long
-               # (seed 0); long-seed2 not yet recorded
+               # recorded in session 6: long-seed1 (after the choice; 43 min on the shared machine), long (seed 0),
+               # then long-seed2 (after the choice)
                {**_run(6200), "tag": "long"}, {**_run(6200), "seed": 1, "tag": "long-seed1"},
                {**_run(6200), "seed": 2, "tag": "long-seed2"}],
     "gan-cls": [_run(1000), {**_run(1000, matching_aware=False), "tag": "no-cls"}],
