@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --distributed: seconds a rank waits for the others before ending the job "
                         "(default: 300)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--eval-split", choices=["test", "valid"], default="test",
+                   help="the split of the metrics printed and written to metrics.json at the end (default: "
+                        "test); valid for pilot runs, so that choosing a setting never reads test")
 
     for name, text in (("sample", "draw samples from a trained model: a picture and an .npz of exactly --n"),
                        ("eval", "print a trained model's metrics (JSON on the last line)")):
@@ -247,7 +250,7 @@ def _train_run(args, parallel=None) -> None:
             print(_interrupted(stop, args, parallel), file=sys.stderr)
         sys.exit(130)
     if training.is_root:  # data-parallel: rank 0 alone evaluates and writes
-        print(json.dumps(_write_outputs(model, history, args.out)))
+        print(json.dumps(_write_outputs(model, history, args.out, args.eval_split)))
 
 
 def _interrupted(stop, args, parallel=None) -> str:
@@ -263,10 +266,10 @@ def _interrupted(stop, args, parallel=None) -> str:
             f"holds step {stop.checkpoint_step}; continue with: {again}")
 
 
-def _write_outputs(model, history, out: str) -> dict:
+def _write_outputs(model, history, out: str, split: str = "test") -> dict:
     from . import viz
 
-    metrics = trainer.evaluate(model, "test")
+    metrics = trainer.evaluate(model, split)
     run_folder.write_json(os.path.join(out, "metrics.json"), metrics)
     with model.evaluating():
         viz.save_samples(model, os.path.join(out, "samples.png"))

@@ -219,3 +219,16 @@ def test_seed_picks_the_starting_weights_whatever_ran_before(tmp_path):
     keys = [k for k in first.files if k.startswith("model")]
     assert keys and all(np.array_equal(first[k], again[k]) for k in keys)
     assert any(not np.array_equal(first[k], other[k]) for k in keys)
+
+
+def test_eval_split_valid_writes_the_validation_metrics_and_never_the_test_ones(tmp_path, capsys):
+    """`--eval-split valid` (pilot runs): metrics.json and the printed line hold the valid split's metrics, the
+    same as `minigen eval --split valid`, and no test_ name."""
+    out = str(tmp_path / "pilot")
+    status, printed, _ = run_cli(capsys, "train", "bernoulli", "--out", out, "--steps", "3", "--eval-split",
+                                 "valid", *FAST)
+    written = json.load(open(os.path.join(out, "metrics.json")))
+    assert status == 0 and json.loads(printed.splitlines()[-1]) == written
+    assert written and all(k.startswith("valid_") for k in written)
+    status, again, _ = run_cli(capsys, "eval", "bernoulli", "--from", out, "--split", "valid")
+    assert status == 0 and json.loads(again.splitlines()[-1]) == written
