@@ -8,9 +8,8 @@ At each length it prints fd_digits (mean and sem over the metric's 5 draws of 30
 digits' features, as the zoo's number) of the trained G, of the model's averaged G (its `ema`, 0.99: what
 `sample` and the zoo use) and of two more averages (beta 0.995 and 0.999) kept beside the run from the
 checkpoint on, G_bar <- beta G_bar + (1 - beta) G after every generator update, started from the model's G_bar.
-They never feed training, and the CPU generator's state is put back after scoring (backend.fork_rng alone
-does not: it keeps the generator object, which the classifier's first build and first forward pass draw
-from), so the run is the uninterrupted one (the trainer's resume is exact on the CPU): its value at N steps
+They never feed training, and scoring runs inside backend.fork_rng (the classifier's first build and first
+forward pass draw from the generator; fork_rng puts its state back), so the run is the uninterrupted one (the trainer's resume is exact on the CPU): its value at N steps
 is that of `minigen train progan --steps N`.
 The FD of a GAN does not depend on the split, so a length chosen on it is chosen on a training-side
 criterion, on one seed; other seeds are the check (the README's issue-19 section).
@@ -41,11 +40,9 @@ def fd_of(model, state: dict) -> tuple[float, float]:
     """fd_digits (mean, sem over SCORE_SEEDS) of samples from the averaged generator slot holding `state`."""
     saved = weights(model.generator_ema)
     model.generator_ema.load_state_dict({k: mg.tensor(v) for k, v in state.items()})
-    stream = backend.rng("cpu").bit_generator.state
     with backend.fork_rng():
         fds = [classifier_scores(to_eight(model.sample(SCORE_SAMPLES, rng=np.random.default_rng(s)).numpy()))
                ["fd_digits"] for s in SCORE_SEEDS]
-    backend.rng("cpu").bit_generator.state = stream
     model.generator_ema.load_state_dict({k: mg.tensor(v) for k, v in saved.items()})
     return float(np.mean(fds)), float(np.std(fds, ddof=1) / np.sqrt(len(fds)))
 

@@ -6,7 +6,7 @@ once against "an array module" `xp`.
 from __future__ import annotations
 
 import contextlib
-
+import copy
 import types
 
 import numpy as np
@@ -100,10 +100,17 @@ def manual_seed(seed: int) -> None:
 @contextlib.contextmanager
 def fork_rng():
     """Random ops inside the block may reseed and draw freely; on leaving it every device's generator and the
-    seed are what they were (torch.random.fork_rng's contract). manual_seed makes new generator objects, so
-    keeping the old ones keeps their streams untouched, CuPy's included."""
+    seed are what they were (torch.random.fork_rng's contract). Inside the block each device draws from a copy
+    of its generator (the same numbers it would have drawn), so the saved generators are never advanced; a
+    generator that cannot be copied is set aside and its device starts from the seed inside the block."""
     global _seed
     saved_seed, saved = _seed, dict(_rngs)
+    _rngs.clear()
+    for device, generator in saved.items():
+        try:
+            _rngs[device] = copy.deepcopy(generator)
+        except (TypeError, copy.Error):
+            pass  # rng(device) reseeds it from _seed inside the block
     try:
         yield
     finally:

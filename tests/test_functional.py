@@ -319,3 +319,39 @@ def test_embedding_gradient_counts_repeated_indices():
     w = mg.tensor(np.zeros((4, 2)), requires_grad=True)
     F.embedding(np.array([[1, 1], [3, 1]]), w).sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [[0, 0], [3, 3], [0, 0], [1, 1]])
+
+
+def test_fork_rng_leaves_a_live_generator_where_it_was():
+    """A generator already drawn from (as in a training run) keeps its stream across a fork_rng block that
+    draws from it: the draws inside are the ones it would have made, and after the block it continues as if
+    they had not been made (a block that kept the generator object advanced it)."""
+    from minigen import backend
+    mg.manual_seed(5)
+    backend.rng("cpu").random(3)
+    expected = backend.rng("cpu").random(8)
+    mg.manual_seed(5)
+    backend.rng("cpu").random(3)
+    with backend.fork_rng():
+        inside = backend.rng("cpu").random(4)
+        mg.randn(2, 2)
+    np.testing.assert_array_equal(inside, expected[:4])
+    np.testing.assert_array_equal(backend.rng("cpu").random(8), expected)
+
+
+def test_fork_rng_sets_aside_a_generator_it_cannot_copy(monkeypatch):
+    """A generator that refuses to be copied is not drawn from inside the block: its device starts from the
+    seed there, and the generator is back, unadvanced, after it."""
+    from minigen import backend
+
+    class Uncopyable(np.random.Generator):
+        def __deepcopy__(self, memo):
+            raise TypeError("cannot copy")
+
+    mg.manual_seed(2)
+    live = Uncopyable(np.random.PCG64(11))
+    monkeypatch.setitem(backend._rngs, "cpu", live)
+    state = live.bit_generator.state
+    with backend.fork_rng():
+        assert backend.rng("cpu") is not live
+        np.testing.assert_array_equal(backend.rng("cpu").random(3), np.random.default_rng(2).random(3))
+    assert backend.rng("cpu") is live and live.bit_generator.state == state
