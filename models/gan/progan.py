@@ -42,9 +42,11 @@ a level's samples over more steps than the level has; 0.995 gave 8x8 FD 5.37 aga
 noise, and a worse 2x2 level). The paper trains with n_critic = 1 (as did this model until session 5, on
 batches of 64); two critic updates per G update on batches of 128 gave 8x8 FD 3.85 against 5.54 after 3,600 steps (seed 0), every
 level better (2x2 6.3 against 28.7, 4x4 4.8 against 12.7), and 2.67 with that run resumed to 4,800 steps
-(3,200 stable at 8x8), the zoo's length (bench/zoo.py). Resumed further (session 6, seed 0, the averaged G):
+(3,200 stable at 8x8; session 5's zoo length). Resumed further (session 6, seed 0, the averaged G):
 2.37 / 2.19 / 2.32 / 2.22 after 5,600 / 6,200 / 6,800 / 7,400 steps, a plateau from about 6,000 on, so the
-zoo's `progan@long` runs 6,200 steps (4,600 stable at 8x8; nothing else changes). Averages kept alongside
+zoo's `progan` runs 6,200 steps (4,600 stable at 8x8; bench/zoo.py). These pilots ran before backend.fork_rng
+kept a live generator's state (3808569): the stage-end scores then moved the run's noise, so they compare with
+each other but are not what the same commands give today. Averages kept alongside
 from step 5,000 with beta 0.995 and 0.999 scored 2.15 and 2.39 at 6,200 (2.23 and 2.29 at 7,400): no gain
 over 0.99 beyond the noise. It costs about 4 times the real images per step, so D sees far more real digits
 than DCGAN's (the README's issue-19 section counts them).
