@@ -151,16 +151,27 @@ ZOO_RUNS: dict[str, list] = {
     # (valid of EMA 0.999 still rising: 2.91 / 3.11 / 3.05 / 3.30 / 3.59 after 4000 / 5000 / 6000 / 7000 / 8000);
     # session 6: AC-GAN's auxiliary classifier, aux_weight 3 (2000-step pilots, valid score of EMA 0.999 (G):
     # 2.65 (1.90) without, 2.78 (2.15) / 3.00 (2.28) / 3.02 (2.34) at aux_weight 1 / 3 / 10; 3 for its lower
-    # spectral distance, 23.8 dB against 25.0), and 14000 steps (the most that fit the session; not validated)
+    # spectral distance, 23.8 dB against 25.0); then aux_fake (D_cls's "generated" class; session 6's 6000-step pilot:
+    # see auxfake below); session 7: D_cls shares the critic's features (share_features, the default; it changes
+    # the random draws, so session 6's runs name share_features=false) and the length and EMA decay were chosen on
+    # a 14000-step validation pilot (pilot z seed 1; bench/wavegan_valid.py --steps 14000 --every 1000 --config
+    # lr=1e-3,n_critic=2,post_filter=512,aux_weight=3,aux_fake=true --ema 0.999,0.9995,0.9998), score of EMA 0.999
+    # 1.81 / 3.07 / 4.04 / 4.47 / 4.53 / 5.15 / 5.75 / 5.61 / 5.56 / 5.63 / 5.68 / 6.02 / 5.75 / 5.06 after 1000 ...
+    # 14000 steps: 12000 (the best; EMA 0.999 kept: 0.9995 / 0.9998 scored 4.69 / 2.32 at 7000 and 4.55 / 2.91 at
+    # 10000, slow averages blur G's per-class modes, which hop between checkpoints)
     # uncond: the paper's unconditional generator with the earlier settings (n_critic 5, 3000 steps)
-    "wavegan": [_run(14000, "tones", batch_size=16, lr=1e-3, n_critic=2, post_filter=512, ema=0.999,
-                     aux_weight=3.0),
+    "wavegan": [_run(12000, "tones", batch_size=16, lr=1e-3, n_critic=2, post_filter=512, ema=0.999,
+                     aux_weight=3.0, aux_fake=True),
                 {**_run(3000, "tones", batch_size=16, lr=1e-3, class_conditional=False), "tag": "uncond"},
-                # auxfake: D_cls with the K+1-th class "generated" (aux_fake), 6000 steps, EMA 0.999: chosen on
-                # a 6000-step validation pilot, score of EMA 0.999 (G) 2.78 (3.80) / 3.33 (4.17) / 3.69 (4.17) /
-                # 4.41 (4.52) / 4.79 (3.75) after 2000 / 3000 / 4000 / 5000 / 6000 steps
+                # auxfake (session 6): aux_fake, 6000 steps, EMA 0.999, chosen on a 6000-step validation pilot,
+                # score of EMA 0.999 (G) 2.78 (3.80) / 3.33 (4.17) / 3.69 (4.17) / 4.41 (4.52) / 4.79 (3.75) after
+                # 2000 / 3000 / 4000 / 5000 / 6000 steps; recorded before D_cls shared the critic's features
                 {**_run(6000, "tones", batch_size=16, lr=1e-3, n_critic=2, post_filter=512, ema=0.999,
-                        aux_weight=3.0, aux_fake=True), "tag": "auxfake"}],
+                        aux_weight=3.0, aux_fake=True, share_features=False), "tag": "auxfake"},
+                # aux (session 6's main entry, renamed in session 7): aux_weight 3 without aux_fake, 14000 steps
+                # (the most that fit that session; not validated); recorded before the features were shared
+                {**_run(14000, "tones", batch_size=16, lr=1e-3, n_critic=2, post_filter=512, ema=0.999,
+                        aux_weight=3.0, share_features=False), "tag": "aux"}],
     # issue 19: the ablations are variant runs (tags) with the main run's steps and seed
     # progan: the recipe (defaults: n_critic 2, batch 128, G 5e-4, D 1e-3) for 6200 steps = 400 at 2x2, 400 + 400
     # at 4x4, 400 fading in at 8x8, then 4600 stable at 8x8. The length was chosen on seed 0's fd_digits (samples

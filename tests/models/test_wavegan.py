@@ -217,3 +217,33 @@ def test_aux_fake_adds_a_generated_class_that_d_cls_learns_on_g_clips():
     np.testing.assert_allclose(logs["d_cls_fake"], -logp[:, 10].mean(), rtol=1e-5)
     assert set(logs) == {"gp", "d_cls", "d_cls_fake"}
     assert np.isclose(loss.item(), logs["gp"] + 2.0 * (logs["d_cls"] + logs["d_cls_fake"]), rtol=1e-4)
+
+
+def test_d_cls_reuses_the_critic_forward_features_of_the_same_clips(monkeypatch):
+    model = small_wavegan(aux_weight=1.0, aux_fake=True, batch_size=4, n_critic=1)
+    critic = model.discriminator
+    calls = []
+    features = critic.features
+    monkeypatch.setattr(critic, "features", lambda x: calls.append(x) or features(x))
+    y = mg.tensor(np.arange(4) % 10)
+    x = mg.tensor(model.split_arrays("train")[0][:4])
+    with model.evaluating():  # no phase shuffle: a reused phi(x) equals a new one
+        model.critic(x, y)
+        shared = critic.class_logits(x).numpy()
+        assert len(calls) == 1  # the forward's phi(x), not a second pass
+        other = mg.tensor(x.numpy())  # equal clips, another tensor: computed anew
+        np.testing.assert_allclose(critic.class_logits(other).numpy(), shared, rtol=1e-6)
+        assert len(calls) == 2
+    calls.clear()
+    model.train_step(next(iter(model.loader("train"))), model.configure_optimizers(), 0)
+    assert len(calls) == 3 + 1  # critic step: real, fake, the penalty's x_hat; generator step: fake
+    plain = small_wavegan(batch_size=4, n_critic=1)
+    plain.train_step(next(iter(plain.loader("train"))), plain.configure_optimizers(), 0)
+    assert plain.discriminator._shared == []  # without D_cls nothing is kept (training unchanged)
+    calls.clear()
+    model = small_wavegan(aux_weight=1.0, aux_fake=True, batch_size=4, n_critic=1, share_features=False)
+    critic = model.discriminator
+    features = critic.features
+    monkeypatch.setattr(critic, "features", lambda x: calls.append(x) or features(x))
+    model.train_step(next(iter(model.loader("train"))), model.configure_optimizers(), 0)
+    assert len(calls) == 5 + 2 and critic._shared == []  # session 6's form: D_cls's own pass on real and fake
