@@ -103,7 +103,8 @@ class CycleGAN(TranslationGAN):
     # ---------------------------------------------------------------------------------------- data
     def loader(self, split: str = "train", batch_size: int | None = None, seed: int = 0, shuffle: bool = True,
                drop_last: bool = True) -> DataLoader:
-        """Batches (a, b): unpaired digits, those with an even index in the split drawn in A, odd ones in B."""
+        """Batches (a, b): unpaired digits, those with an even index in the split drawn in A, odd ones in B, both
+        cut to the shorter side's length (with an odd count, the last A digit is never drawn: 648 of 649 in train)."""
         data = digit_domains.unpaired(split, (self.domain_a, self.domain_b))
         a, b = data.images[data.domains == 0], data.images[data.domains == 1]
         m = min(len(a), len(b))
