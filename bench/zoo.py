@@ -188,8 +188,8 @@ ZOO_RUNS: dict[str, list] = {
     # session 7, after backend.fork_rng was fixed (3808569: the stage-end scores had moved the run's noise, so
     # the older records no longer reproduced and were removed)
     "progan": [_run(6200), {**_run(6200), "seed": 1, "tag": "seed1"}, {**_run(6200), "seed": 2, "tag": "seed2"},
-               # the ablations: the recipe (6200 steps, seed 0) with one part removed; no-fade recorded in session
-               # 7, no-mbstd not (about an hour a run on the shared machine; the recipe's three seeds came first)
+               # the ablations: the recipe (6200 steps, seed 0) with one part removed; both recorded in session 7
+               # (no-mbstd last, after the recipe's three seeds)
                {**_run(6200, fade=False), "tag": "no-fade"},
                {**_run(6200, minibatch_stddev=False), "tag": "no-mbstd"}],
     "gan-cls": [_run(1000), {**_run(1000, matching_aware=False), "tag": "no-cls"}],
