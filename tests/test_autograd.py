@@ -1,5 +1,6 @@
 """The engine: accumulation, graph freeing, higher derivatives, mg.grad, grad modes, hooks, deep and wide
-graphs, what Function.apply records, error messages, anomaly mode, the profiler and dtype rules."""
+graphs, what Function.apply records and the profiler (error messages and anomaly mode: test_engine_errors.py;
+dtype rules: test_promotion.py)."""
 import weakref
 
 import numpy as np
@@ -345,68 +346,7 @@ def test_apply_with_two_outputs_records_only_the_float_one():
     assert m.creator is None and i.creator is None
 
 
-# ---------------------------------------------------------------------------------------------- errors
-
-def test_backward_on_a_non_scalar_needs_a_gradient():
-    y = _x() * 2
-    with pytest.raises(RuntimeError, match=r"only for scalar outputs; output 0 has shape \(3,\)"):
-        y.backward()
-    with pytest.raises(ValueError, match=r"gradient shape \(2,\) does not match output shape \(3,\)"):
-        y.backward(mg.ones(2, dtype=np.float64))
-    y.backward(mg.tensor(np.array([1.0, 2.0, 3.0])))
-
-
-def test_backward_on_a_tensor_without_graph():
-    with pytest.raises(RuntimeError, match=r"output 0 \(shape \(\)\) does not require grad"):
-        mg.ones(2).sum().backward()
-
-
-def test_shape_errors_name_the_op_and_shapes():
-    message = r"Mul: .*broadcast.*\(inputs: \(2, 3\) float32, \(2,\) float32; device cpu\)"
-    with pytest.raises(ValueError, match=message):
-        mg.ones(2, 3) * mg.ones(2)
-    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(2, 3\) do not align"):
-        mg.ones(2, 3) @ mg.ones(2, 3)
-
-
-def test_mixed_devices_are_an_error_naming_both():
-    if not mg.cuda.is_available():
-        pytest.skip("no CUDA GPU available (mg.cuda.is_available() is False)")
-    message = r"Add: expected all inputs on one device, got \(2,\) on cpu, \(2,\) on cuda"
-    with pytest.raises(RuntimeError, match=message):
-        mg.ones(2) + mg.ones(2, device="cuda")
-
-
-# -------------------------------------------------------------------------------- anomaly mode, profile
-
-@pytest.fixture
-def anomaly():
-    mg.set_anomaly_mode(True)
-    yield
-    mg.set_anomaly_mode(False)
-
-
-def test_anomaly_mode_names_the_op_that_made_nan_in_forward(anomaly):
-    x = mg.tensor(np.array([1.0, -1.0]), requires_grad=True)
-    message = r"anomaly: Log produced NaN or inf in forward"
-    with np.errstate(invalid="ignore"), pytest.raises(FloatingPointError, match=message):
-        x.log()
-
-
-def test_anomaly_mode_names_the_op_that_made_nan_in_backward(anomaly):
-    x = mg.tensor(np.array([0.0, 4.0]), requires_grad=True)
-    y = x.sqrt().sum()
-    message = r"anomaly: Sqrt produced NaN or inf in backward"
-    with np.errstate(divide="ignore"), pytest.raises(FloatingPointError, match=message):
-        y.backward()
-
-
-def test_without_anomaly_mode_nan_passes_silently():
-    x = mg.tensor(np.array([0.0]), requires_grad=True)
-    with np.errstate(divide="ignore"):
-        x.sqrt().sum().backward()
-    assert np.isinf(x.grad.numpy()).all()
-
+# ------------------------------------------------------------------------------------------- profile
 
 def test_profile_lists_ops_with_calls_and_times():
     x = _x()
@@ -418,25 +358,3 @@ def test_profile_lists_ops_with_calls_and_times():
     table = p.table()
     assert table.splitlines()[0].split()[:2] == ["op", "calls"]
     assert any(line.startswith("Tanh") and line.split()[1] == "3" for line in table.splitlines())
-
-
-# ------------------------------------------------------------------------------------------ dtype rules
-
-def test_python_scalars_take_the_tensor_dtype():
-    x = mg.ones(2, 2)
-    assert x.dtype == np.float32
-    for y in (x * 2.5, 2.5 * x, x + 1, 1 - x, x / 3.0, 3.0 / x, x ** 2, 2 ** x, x * np.float64(2.0)):
-        assert y.dtype == np.float32
-    assert (mg.ones(2, dtype=np.float64) * 2.5).dtype == np.float64
-
-
-def test_tensor_constructor_dtypes():
-    assert mg.tensor(np.zeros(2)).dtype == np.float64
-    assert mg.tensor(np.zeros(2, np.float32)).dtype == np.float32
-    assert mg.tensor([1, 2]).dtype == np.int64 and mg.tensor([1, 2.5]).dtype == np.float32  # as torch.tensor
-    assert mg.tensor(3.0).dtype == np.float32 and mg.tensor([True]).dtype == np.bool_
-    assert mg.tensor(np.arange(3)).dtype == np.int64
-    a = np.zeros(2)
-    t = mg.tensor(a)
-    a[0] = 1.0
-    assert t.numpy()[0] == 0.0  # mg.tensor copies

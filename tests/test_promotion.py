@@ -1,5 +1,6 @@
 """Type promotion is NumPy's: the promotion table over dtypes and Python scalar kinds against NumPy's own
-result, the dtypes of new tensors (torch.tensor's rules), and mg.set_default_dtype."""
+result, Python scalars keeping a tensor's dtype, the dtypes of new tensors (torch.tensor's rules), and
+mg.set_default_dtype."""
 from __future__ import annotations
 
 import operator
@@ -75,6 +76,14 @@ def test_numpy_scalars_count_as_python_scalars_of_their_kind():
     assert (mg.tensor(np.array([1, 2], np.int8)) + np.int64(3)).dtype == np.int8
 
 
+def test_python_scalars_take_the_tensor_dtype():
+    x = mg.ones(2, 2)
+    assert x.dtype == np.float32
+    for y in (x * 2.5, 2.5 * x, x + 1, 1 - x, x / 3.0, 3.0 / x, x ** 2, 2 ** x):
+        assert y.dtype == np.float32
+    assert (mg.ones(2, dtype=np.float64) * 2.5).dtype == np.float64
+
+
 def test_new_tensors_get_torch_tensor_dtypes():
     assert mg.tensor([1, 2]).dtype == np.int64 and mg.tensor(3).dtype == np.int64
     assert mg.tensor([1.0, 2]).dtype == np.float32 and mg.tensor(2.5).dtype == np.float32
@@ -83,6 +92,7 @@ def test_new_tensors_get_torch_tensor_dtypes():
     assert stacked.dtype == np.float32 and stacked.tolist() == [1.0, 2.5]
     assert mg.tensor([1, 2], dtype=mg.float64).dtype == np.float64
     assert mg.tensor(np.array([1, 2], np.int16)).dtype == np.int16  # arrays keep theirs
+    assert mg.tensor(np.zeros(2)).dtype == np.float64 and mg.tensor(np.zeros(2, np.float32)).dtype == np.float32
     assert mg.arange(4).dtype == np.int64 and mg.arange(np.int32(4)).dtype == np.int64
     assert mg.arange(0, 1, 0.5).dtype == np.float32 and mg.arange(3.0).dtype == np.float32
     assert mg.arange(3, dtype=mg.float64).dtype == np.float64
@@ -95,6 +105,9 @@ def test_from_numpy_shares_memory():
     t = mg.from_numpy(a)
     a[1] = 5.0
     assert t.dtype == np.float64 and t.numpy()[1] == 5.0
+    copied = mg.tensor(a)  # mg.tensor copies
+    a[0] = 1.0
+    assert copied.numpy()[0] == 0.0
     with pytest.raises(TypeError, match="from_numpy: expected a numpy.ndarray, got list"):
         mg.from_numpy([1.0])
 
