@@ -185,13 +185,13 @@ class EBM(GenerativeModel):
     def metrics(self, split: str = "test") -> dict:
         """Toys: modes_*/hq_* (the GAN protocol, 5 seeds of 2,500 samples); digits: parzen_ll, fd_digits,
         score_digits (models/evaluation/gan_metrics.py) of samples in [0, 1]."""
-        from ..evaluation.gan_metrics import digits_metrics
-        from ..evaluation.mode_coverage import toy_metrics
+        from ..evaluation.gan_metrics import digits_metrics, split_seeds
+        from ..evaluation.mode_coverage import TOY_SEEDS, toy_metrics
 
         def sample(n, rng):
             with self.evaluating():
                 return self.sample(n, rng=rng)
 
         if self.is_toy:
-            return toy_metrics(sample, self.data_name)
+            return toy_metrics(sample, self.data_name, split_seeds(TOY_SEEDS, split))
         return digits_metrics(sample, split)

@@ -15,6 +15,11 @@ ceiling.
 
 Samples come from `sampler(model)`: labels (conditional models) and then z, both drawn from the seed's rng,
 so the numbers are a function of the trained parameters alone.
+
+The seeds above are the test split's. Every other split (a pilot's `--eval-split valid`) draws its samples at
+the same seeds shifted by OTHER_SPLIT_OFFSET (split_seeds): fd_digits, score_digits and the toys' mode counts
+compare the samples with references that do not change with the split (the train features, the toy's modes),
+so with the test seeds a pilot "on validation" would read the test numbers themselves.
 """
 from __future__ import annotations
 
@@ -29,13 +34,19 @@ from minigen.data.toys import TOYS
 from . import digits_classifier
 from .classifier_score import inception_score
 from .frechet import frechet_distance
-from .mode_coverage import toy_metrics
+from .mode_coverage import TOY_SEEDS, toy_metrics
 from .parzen import parzen_score
 
 PARZEN_SAMPLES = 10_000
 SCORE_SAMPLES = 300
 SCORE_SEEDS = (0, 1, 2, 3, 4)
 PARZEN_SEED = 1234
+OTHER_SPLIT_OFFSET = 100
+
+
+def split_seeds(seeds, split: str) -> tuple:
+    """The evaluation seeds of `split`: `seeds` for test, each shifted by OTHER_SPLIT_OFFSET for any other."""
+    return tuple(seeds) if split == "test" else tuple(s + OTHER_SPLIT_OFFSET for s in seeds)
 
 
 def digits01(split: str) -> np.ndarray:
@@ -69,9 +80,11 @@ def _numpy(x) -> np.ndarray:
 
 def digits_metrics(sample, split: str = "test") -> dict:
     """parzen_ll (+ sem, width), fd_digits and score_digits (+ sems) of `sample(n, rng)`, and the ceiling."""
-    samples = _numpy(sample(PARZEN_SAMPLES, np.random.default_rng(PARZEN_SEED)))
+    (parzen_seed,) = split_seeds([PARZEN_SEED], split)
+    samples = _numpy(sample(PARZEN_SAMPLES, np.random.default_rng(parzen_seed)))
     out = parzen_score(samples, digits01("valid"), digits01(split))
-    runs = [classifier_scores(_numpy(sample(SCORE_SAMPLES, np.random.default_rng(seed)))) for seed in SCORE_SEEDS]
+    runs = [classifier_scores(_numpy(sample(SCORE_SAMPLES, np.random.default_rng(seed))))
+            for seed in split_seeds(SCORE_SEEDS, split)]
     for key in ("fd_digits", "score_digits"):
         values = np.array([r[key] for r in runs])
         out[key] = float(values.mean())
@@ -88,5 +101,5 @@ def sampler(model):
 def evaluate(model, split: str = "test") -> dict:
     """The GAN metrics of a GAN model on its data: toy_metrics on a toy, digits_metrics on "digits"."""
     if model.data_name in TOYS:
-        return toy_metrics(sampler(model), model.data_name)
+        return toy_metrics(sampler(model), model.data_name, split_seeds(TOY_SEEDS, split))
     return digits_metrics(sampler(model), split)

@@ -14,7 +14,7 @@ from minigen.data.toys import toy_centres, toy_sample
 from minigen.models.evaluation import digits_classifier, gan_metrics
 from minigen.models.evaluation.classifier_score import inception_score
 from minigen.models.evaluation.frechet import frechet_distance
-from minigen.models.evaluation.mode_coverage import toy_metrics
+from minigen.models.evaluation.mode_coverage import TOY_SAMPLES, TOY_SEEDS, toy_metrics
 from minigen.models.evaluation.parzen import parzen_log_likelihood, parzen_score, parzen_select
 
 
@@ -122,3 +122,28 @@ def test_sampler_draws_labels_then_z_from_the_seed():
     labels = rng.integers(0, 8, 50)
     np.testing.assert_array_equal(got, model.sample(50, labels, rng=rng).numpy())
     assert set(gan_metrics.evaluate(model)) == {"modes_ring8", "hq_ring8", "modes_ring8_min"}
+
+
+def test_a_pilot_split_never_draws_the_test_samples(monkeypatch):
+    """fd_digits, score_digits and the toys' modes compare samples with references that do not change with
+    the split, so a validation pilot must draw other z than the test metrics (or it would read them)."""
+    seen = []
+
+    def sample(n, rng):
+        seen.append(int(rng.integers(1 << 30)))  # the seed's first draw identifies it
+        return np.random.default_rng(seen[-1]).random((n, 1, 8, 8) if n != TOY_SAMPLES else (n, 2), dtype=np.float32)
+
+    def seeds_drawn(data, split):
+        seen.clear()
+        monkeypatch.setattr(gan_metrics, "sampler", lambda model: sample)
+        gan_metrics.evaluate(type("Model", (), {"data_name": data})(), split)
+        return list(seen)
+
+    def first_draws(seeds):
+        return [int(np.random.default_rng(s).integers(1 << 30)) for s in seeds]
+
+    test = seeds_drawn("digits", "test")
+    assert test == first_draws((gan_metrics.PARZEN_SEED,) + gan_metrics.SCORE_SEEDS)  # the recorded seeds
+    assert not set(seeds_drawn("digits", "valid")) & set(test)
+    assert seeds_drawn("ring8", "test") == first_draws(TOY_SEEDS)
+    assert not set(seeds_drawn("ring8", "valid")) & set(first_draws(TOY_SEEDS))
