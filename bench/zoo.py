@@ -191,7 +191,17 @@ ZOO_RUNS: dict[str, list] = {
                # the ablations: the recipe (6200 steps, seed 0) with one part removed; both recorded in session 7
                # (no-mbstd last, after the recipe's three seeds)
                {**_run(6200, fade=False), "tag": "no-fade"},
-               {**_run(6200, minibatch_stddev=False), "tag": "no-mbstd"}],
+               {**_run(6200, minibatch_stddev=False), "tag": "no-mbstd"},
+               # long8000 (session 8): the recipe run to 8000 steps (6400 stable at 8x8), seeds 0-2 decided up front;
+               # the length chosen on seed 3, a seed no record uses (python bench/progan_length.py /tmp/p3 1600 3200
+               # 4400 5000 5600 6200 --fresh 3 --from-level 2 --betas 0.995,0.998,0.999,0.9995, then resumed:
+               # python bench/progan_length.py /tmp/p3 6800 7400 8000 --betas 0.995), fd_digits of the model's
+               # average 2.56 / 2.44 / 2.30 / 2.13 / 2.13 / 1.99 / 1.85 after 4400 / 5000 / 5600 / 6200 / 6800 /
+               # 7400 / 8000 steps (still falling; 8000 the most whose three seeds fit the session); slower averages
+               # of G at 8x8 scored no better (6200: 2.13 / 2.14 / 2.19 / 2.31 / 4.79 for beta 0.99 / 0.995 / 0.998 /
+               # 0.999 / 0.9995). The first 6200 steps of each are the same seed's `progan` run, bit for bit
+               *[{**_run(8000), "seed": seed, "tag": "long8000" + (f"-seed{seed}" if seed else "")}
+                 for seed in (0, 1, 2)]],
     "gan-cls": [_run(1000), {**_run(1000, matching_aware=False), "tag": "no-cls"}],
     "puzzle-gan": [_run(4000), {**_run(4000, grid=2), "tag": "grid2"}],  # steps: valid class_acc at half the
     # parts 0.820 / 0.870 / 0.875 / 0.885 after 1000 / 2000 / 3000 / 4000 steps (grid 4)

@@ -44,3 +44,23 @@ def test_scoring_between_lengths_leaves_the_run_as_the_uninterrupted_one(tmp_pat
         np.testing.assert_array_equal(ckpt[f"model.{k}"], v.numpy(), err_msg=k)
     assert rows[1]["ema0.99"] == progan_length.fd_of(whole, progan_length.weights(whole.generator_ema))
     assert rows[1]["ema0.995"] != rows[1]["ema0.99"]  # the extra averages are their own
+
+
+def test_a_fresh_run_is_the_commands_and_the_extra_averages_copy_the_models_below_from_level(tmp_path):
+    tiny_run(tmp_path / "first", 9)  # the scores' caches in place (as above)
+    classifier_scores(np.zeros((2, 1, 8, 8), np.float32))
+    whole = tiny_run(tmp_path / "whole", 16)
+    # TINY grows to level 2 (8x8) at step 8: averages that copy the model's up to level 3 never leave it,
+    # those that copy it up to level 2 average on their own from step 8
+    digits_classifier.load.cache_clear()
+    rows = list(progan_length.score_lengths(str(tmp_path / "fresh"), [16], (0.995,), fresh=0, from_level=3,
+                                            config=TINY))
+    assert json.loads((tmp_path / "fresh" / "run.json").read_text()) == {"data": "digits", "config": TINY, "seed": 0}
+    ckpt = np.load(tmp_path / "fresh" / "checkpoint.npz")
+    for k, v in whole.state_dict().items():
+        np.testing.assert_array_equal(ckpt[f"model.{k}"], v.numpy(), err_msg=k)
+    assert rows[0]["ema0.995"] == rows[0]["ema0.99"]
+    digits_classifier.load.cache_clear()
+    own = list(progan_length.score_lengths(str(tmp_path / "fresh2"), [16], (0.995,), fresh=0, from_level=2,
+                                           config=TINY))
+    assert own[0]["ema0.99"] == rows[0]["ema0.99"] and own[0]["ema0.995"] != own[0]["ema0.99"]
