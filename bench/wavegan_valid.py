@@ -3,6 +3,9 @@
     python bench/wavegan_valid.py --steps 600 --every 150 --config lr=1e-3 --config lr=2e-3,batch_size=16
     python bench/wavegan_valid.py --noise      # real clips with white noise: what a noise floor does
     python bench/wavegan_valid.py --run runs/zoo/wavegan   # a trained run: floor and classes of its samples
+    python bench/wavegan_valid.py --steps 12000 --every 1000 --seed 1 --config ...   # training seed 1
+    python bench/wavegan_valid.py --steps 12000 --every 1000 --fork-at 6000 --config ...,decay_start=0.5
+        # then steps 6001-12000 again from the state after 6000 at constant rates: the run without the decay
 
 Each --config (`key=value` pairs, JSON values, over wavegan's options; batch_size 16 unless given) trains
 `--steps` generator steps on tones (the trainer's seeding, optimizers and schedulers) and every `--every`
@@ -26,6 +29,7 @@ with aux_weight, also how often the critic's auxiliary classifier D_cls gives th
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import time
@@ -95,30 +99,51 @@ def report(model, valid: np.ndarray, averages: dict, label: str) -> None:
               f"floor {floor:.1f} dB{own}", flush=True)
 
 
-def pilot(config: dict, steps: int, every: int, emas: tuple = ()) -> None:
-    backend.manual_seed(0)
+def pilot(config: dict, steps: int, every: int, emas: tuple = (), seed: int = 0, fork_at: int = 0) -> None:
+    """Train as `minigen train wavegan --seed seed` does (the same weights, optimizers, schedules and batches).
+    fork_at N: then train steps N+1 .. steps again from the state after step N (weights, optimizer moments,
+    averages, data position, random generator: what a checkpoint resumes from) with constant rates, no
+    schedule: the run without decay_start, paired with it (both are the same run up to N = decay_start T)."""
+    backend.manual_seed(seed)
     model = models.create("wavegan", data="tones", **{"batch_size": 16, **config})
-    backend.manual_seed(0)
+    backend.manual_seed(seed)
     optimizers = model.configure_optimizers()
     schedulers = model.configure_schedulers(optimizers, steps)
-    batches = _infinite(model.loader("train", seed=0))
+    loader = model.loader("train", seed=seed)
+    batches = _infinite(loader)
     valid = load_tones("valid").clips[..., :model.clip_length]
-    t0, model_seconds = time.perf_counter(), 0.0
     averages = {beta: [p.data.copy() for p in model.generator.parameters()] for beta in emas}
-    model.train()
-    for step in range(1, steps + 1):
-        model.train_step(next(batches), optimizers, step - 1)
-        for scheduler in schedulers:
-            scheduler.step()
-        for beta, average in averages.items():
-            for a, p in zip(average, model.generator.parameters()):
-                a *= beta
-                a += (1 - beta) * p.data
-        if step % every == 0 or step == steps:
-            model_seconds = time.perf_counter() - t0
-            report(model, valid, averages, f"{config} step {step} ({model_seconds:.0f} s)")
-            model.train()
-            t0 = time.perf_counter() - model_seconds
+    snapshot = None
+    for branch in ("", " fork (constant rates)") if fork_at else ("",):
+        first = 1
+        if branch:
+            state, opt_states, saved, loader_state, rng_state = snapshot
+            model.load_state_dict(state)
+            for opt, opt_state in zip(optimizers, opt_states):
+                opt.load_state_dict(opt_state)
+            averages = copy.deepcopy(saved)
+            loader = model.loader("train", seed=seed)
+            loader.load_state_dict(loader_state)
+            batches, schedulers, first = _infinite(loader), [], fork_at + 1
+            backend.rng("cpu").bit_generator.state = rng_state
+        t0, model_seconds = time.perf_counter(), 0.0
+        model.train()
+        for step in range(first, steps + 1):
+            model.train_step(next(batches), optimizers, step - 1)
+            for scheduler in schedulers:
+                scheduler.step()
+            for beta, average in averages.items():
+                for a, p in zip(average, model.generator.parameters()):
+                    a *= beta
+                    a += (1 - beta) * p.data
+            if step == fork_at and not branch:
+                snapshot = (copy.deepcopy(model.state_dict()), [copy.deepcopy(opt.state_dict()) for opt in optimizers],
+                            copy.deepcopy(averages), loader.state_dict(), backend.rng("cpu").bit_generator.state)
+            if step % every == 0 or step == steps:
+                model_seconds = time.perf_counter() - t0
+                report(model, valid, averages, f"{config}{branch} seed {seed} step {step} ({model_seconds:.0f} s)")
+                model.train()
+                t0 = time.perf_counter() - model_seconds
 
 
 def noise() -> None:
@@ -165,13 +190,16 @@ def main() -> None:
     p.add_argument("--noise", action="store_true")
     p.add_argument("--run", help="a trained conditional wavegan run folder to report on")
     p.add_argument("--ema", default="", help="comma-separated decays of generator averages to score too")
+    p.add_argument("--seed", type=int, default=0, help="the training seed (the trainer's --seed)")
+    p.add_argument("--fork-at", type=int, default=0, help="also train from this step on with constant rates")
     args = p.parse_args()
     if args.noise:
         noise()
     if args.run:
         run_report(args.run)
     for config in args.config:
-        pilot(parse(config), args.steps, args.every, tuple(float(b) for b in args.ema.split(",") if b))
+        pilot(parse(config), args.steps, args.every, tuple(float(b) for b in args.ema.split(",") if b), args.seed,
+              args.fork_at)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,18 @@ def frozen(module: nn.Module):
             p.requires_grad = True
 
 
+def linear_tail(optimizers: list, steps: int, start: float) -> list:
+    """lr_t = lr min(1, (T - t) / (T - t_0)), t_0 = round(start T): constant for the first `start` fraction of a
+    run of T = `steps` steps, then linear to 0 at its end (the schedule of pix2pix and CycleGAN, which keep the
+    rate for half the epochs and decay it over the other half). The schedule spans the run it was made for."""
+    t0 = round(start * steps)
+
+    def factor(t: int) -> float:
+        return 1.0 if t <= t0 else max(0.0, (steps - t) / (steps - t0))
+
+    return [optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
+
+
 class GANModel(GenerativeModel):
     """Shared base of the GANs: data in [0, 1] (digits /16) or 2-D toys, alternating updates, GAN metrics.
 

@@ -53,7 +53,7 @@ from minigen import backend, optim
 from minigen.data import DataLoader, digit_domains
 
 from ..evaluation import translation as measures
-from .base import frozen
+from .base import frozen, linear_tail
 from .losses import discriminator_loss, generator_loss, grad_norm, reconstruction_loss
 from .translation import TranslationGAN
 from .translation_nets import PatchGAN, translation_generator
@@ -191,14 +191,7 @@ class CycleGAN(TranslationGAN):
 
     def configure_schedulers(self, optimizers: list, steps: int) -> list:
         """The paper's schedule when decay_start is set: constant, then linear to 0 at `steps` (module docstring)."""
-        if self.decay_start is None:
-            return []
-        start = round(self.decay_start * steps)
-
-        def factor(t: int) -> float:
-            return 1.0 if t <= start else max(0.0, (steps - t) / (steps - start))
-
-        return [optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
+        return [] if self.decay_start is None else linear_tail(optimizers, steps, self.decay_start)
 
     # ------------------------------------------------------------------------------------ metrics
     def metrics(self, split: str = "test") -> dict:

@@ -72,6 +72,22 @@ validation pilot (README) G scored 3.80 after 2,000 steps against 2.28 without i
 with the shared features (session 7) EMA 0.999 reached 6.02 after 12,000 steps, the zoo run's length (slower
 averages, 0.9995 and 0.9998, scored lower).
 
+`decay_start=s` keeps both rates for the first s T of a run of T steps, then takes them linearly to 0 at T
+(base.linear_tail, CycleGAN's schedule; not in the paper, which keeps Adam's rate constant):
+
+    lr_t = lr min(1, (T - t) / (T - s T))
+
+Reason: at a constant lr 1e-3 G's output for a class hops between modes every ~1,000 steps (session 7's
+pilots), so which classes a run's last checkpoint lacks differs by seed (the recorded seeds 0-2 each missed
+another one). Lowering the rate late should let G stop hopping while the EMA catches where it stopped.
+Session 8's paired validation pilots (the zoo recipe, 12,000 steps, EMA 0.999, decay_start 0.5: the same run
+as the recipe's up to 6,000 steps, then with and without the decay; bench/wavegan_valid.py, on seed 1 with
+--fork-at 6000) did not show it: score_tones
+6.08 / 5.65 against 6.38 / 5.38 at constant rates on training seeds 0 / 1 (means 5.87 against 5.88). The
+decay kept more classes (own class 0.97 / 0.80 against 0.82 / 0.81) but its clips read less surely as
+their class (spectral distance 25-27 dB against 22-23), and seed 1's chirp-down never appeared either way.
+So it is off by default and in the zoo.
+
 Deviations, with their reasons: U = 3 upsampling layers (1,024 samples, 128 ms at 8 kHz) and d = 16 instead of
 5 layers (16,384 samples) and d = 64, to train on a CPU in minutes; the transposed convolutions run as
 ConvTranspose2d on (N, C, 1, L) (minigen has no ConvTranspose1d; the same operator); z ~ N(0, I) (the GAN
@@ -89,7 +105,7 @@ from minigen import backend, nn, optim
 from minigen.data import mu_law_compress, mu_law_expand
 
 from ..audio import AudioModel
-from .base import GANModel
+from .base import GANModel, linear_tail
 from .wgan import WGANGP
 
 KERNEL, STRIDE, START = 25, 4, 16
@@ -223,13 +239,14 @@ class WaveGAN(AudioModel, GANModel):
         return {"lr": 1e-4, "batch_size": 64, "z_dim": 100, "model_size": 16, "upsamplings": 3,
                 "phase_shuffle": 2, "n_critic": 5, "gp_weight": 10.0, "class_conditional": True,
                 "decay_steps": 0, "upsample": "transpose", "post_filter": 0, "ema": 0.0, "mu_law": False,
-                "aux_weight": 0.0, "aux_fake": False, "share_features": True}
+                "aux_weight": 0.0, "aux_fake": False, "share_features": True, "decay_start": None}
 
     def __init__(self, data: str = "tones", lr: float = 1e-4, batch_size: int = 64, z_dim: int = 100,
                  model_size: int = 16, upsamplings: int = 3, phase_shuffle: int = 2, n_critic: int = 5,
                  gp_weight: float = 10.0, class_conditional: bool = True, decay_steps: int | None = 0,
                  upsample: str = "transpose", post_filter: int = 0, ema: float = 0.0, mu_law: bool = False,
-                 aux_weight: float = 0.0, aux_fake: bool = False, share_features: bool = True):
+                 aux_weight: float = 0.0, aux_fake: bool = False, share_features: bool = True,
+                 decay_start: float | None = None):
         super().__init__(data, lr, batch_size, n_critic=n_critic, loss="wasserstein", decay_steps=decay_steps)
         if upsamplings < 1:
             raise ValueError(f"wavegan: upsamplings must be >= 1, got {upsamplings}")
@@ -237,6 +254,10 @@ class WaveGAN(AudioModel, GANModel):
             raise ValueError(f"wavegan: ema must be in [0, 1) (0: sample from the trained weights), got {ema}")
         if aux_weight < 0 or (aux_weight and not class_conditional):
             raise ValueError(f"wavegan: aux_weight must be >= 0 and needs class_conditional, got {aux_weight}")
+        if decay_start is not None and (not 0.0 <= decay_start < 1.0 or decay_steps != 0):
+            raise ValueError(f"wavegan: decay_start must be None or a fraction of the run in [0, 1), and not "
+                             f"with decay_steps; got {decay_start} (decay_steps {decay_steps})")
+        self.decay_start = decay_start
         self.conditional, self.ema, self.mu_law = bool(class_conditional), float(ema), bool(mu_law)
         if aux_fake and not aux_weight:
             raise ValueError("wavegan: aux_fake needs aux_weight > 0")
@@ -256,6 +277,13 @@ class WaveGAN(AudioModel, GANModel):
         if self.ema == 0.0:
             return None
         return optim.swa_utils.AveragedModel(self, multi_avg_fn=optim.swa_utils.get_ema_multi_avg_fn(self.ema))
+
+    def configure_schedulers(self, optimizers: list, steps: int) -> list:
+        """decay_start: both rates constant, then linear to 0 at the run's end (base.linear_tail); else the GAN
+        base's (decay_steps)."""
+        if self.decay_start is None:
+            return GANModel.configure_schedulers(self, optimizers, steps)
+        return linear_tail(optimizers, steps, self.decay_start)
 
     def extra_d_loss(self, real, fake, y, z):
         """WGAN-GP's penalty (wgan.py's, reused), plus lambda CE(D_cls(x), y) on the real clips when aux_weight,

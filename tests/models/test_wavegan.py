@@ -247,3 +247,21 @@ def test_d_cls_reuses_the_critic_forward_features_of_the_same_clips(monkeypatch)
     monkeypatch.setattr(critic, "features", lambda x: calls.append(x) or features(x))
     model.train_step(next(iter(model.loader("train"))), model.configure_optimizers(), 0)
     assert len(calls) == 5 + 2 and critic._shared == []  # session 6's form: D_cls's own pass on real and fake
+
+
+def test_decay_start_keeps_both_rates_then_takes_them_linearly_to_zero_at_the_run_end():
+    assert small_wavegan().configure_schedulers(small_wavegan().configure_optimizers(), 100) == []
+    model = small_wavegan(lr=1e-3, decay_start=0.6)
+    optimizers = model.configure_optimizers()
+    schedulers = model.configure_schedulers(optimizers, 100)
+    rates = []
+    for _ in range(100):
+        rates.append([opt.param_groups[0]["lr"] for opt in optimizers])
+        for scheduler in schedulers:
+            scheduler.step()
+    rates = np.array(rates)
+    np.testing.assert_allclose(rates[:61], 1e-3)  # G and D constant up to t_0 = 60
+    np.testing.assert_allclose(rates[61:], 1e-3 * (100 - np.arange(61, 100))[:, None] / 40 * np.ones((1, 2)))
+    for bad in ({"decay_start": 1.0}, {"decay_start": -0.1}, {"decay_start": 0.5, "decay_steps": 100}):
+        with pytest.raises(ValueError, match="decay_start"):
+            small_wavegan(**bad)
