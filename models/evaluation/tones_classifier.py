@@ -96,13 +96,15 @@ def spectral_distance(clips, reference) -> float:
     return float(np.abs(average_spectrum_db(clips) - average_spectrum_db(reference)).mean())
 
 
-def tone_sample_metrics(generated, length: int | None = None) -> dict:
+def tone_sample_metrics(generated, length: int | None = None, split: str = "test") -> dict:
     """score_tones, score_tones_real, spectral_distance and spectral_distance_real for generated clips
-    (N, ..., L), compared with the test clips (and the validation clips) cut to the same length L."""
+    (N, ..., L), compared with the split's clips (and, for the _real distance, another split's: validation
+    against test, train against any other split) cut to the same length L."""
     x = np.asarray(generated.numpy() if hasattr(generated, "numpy") else generated)
     length = length or x.shape[-1]
-    test, valid = load_tones("test").clips[..., :length], load_tones("valid").clips[..., :length]
+    held = load_tones(split).clips[..., :length]
+    other = load_tones("valid" if split == "test" else "train").clips[..., :length]
     return {"score_tones": inception_score(class_probabilities(x)),
-            "score_tones_real": inception_score(class_probabilities(test)),
-            "spectral_distance": spectral_distance(x, test),
-            "spectral_distance_real": spectral_distance(valid, test)}
+            "score_tones_real": inception_score(class_probabilities(held)),
+            "spectral_distance": spectral_distance(x, held),
+            "spectral_distance_real": spectral_distance(other, held)}

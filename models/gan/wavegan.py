@@ -339,10 +339,13 @@ class WaveGAN(AudioModel, GANModel):
 
     def metrics(self, split: str = "test", n: int = 500) -> dict:
         """score_tones, score_tones_real, spectral_distance(_real) on n clips from a fixed seed (50 per class
-        when conditional)."""
+        when conditional): seed 0 for test, shifted for any other split (gan_metrics.split_seeds), since
+        score_tones reads the generated clips alone and a pilot on the test seed would read the test number."""
+        from ..evaluation.gan_metrics import split_seeds
         from ..evaluation.tones_classifier import tone_sample_metrics
 
-        rng = np.random.default_rng(0)
+        (seed,) = split_seeds([0], split)
+        rng = np.random.default_rng(seed)
         y = np.arange(n) % self.num_classes if self.conditional else None
         clips = self.sample(n, y, rng=rng).numpy()
-        return tone_sample_metrics(clips, self.clip_length)
+        return tone_sample_metrics(clips, self.clip_length, split)

@@ -93,6 +93,17 @@ def test_metrics_compare_samples_with_real_clips():
     assert out["spectral_distance"] > out["spectral_distance_real"]
 
 
+def test_a_pilot_split_draws_other_clips_than_the_test_metric(monkeypatch):
+    """score_tones reads the generated clips alone: a validation pilot on the test seed would read the
+    test number itself."""
+    model = small_wavegan(upsamplings=3)
+    drawn, sample = [], model.sample
+    monkeypatch.setattr(model, "sample", lambda n, y, rng: drawn.append(rng.bit_generator.state) or sample(n, y, rng=rng))
+    test, valid = model.metrics("test", n=40), model.metrics("valid", n=40)
+    assert drawn[0] == np.random.default_rng(0).bit_generator.state and drawn[1] != drawn[0]
+    assert test["score_tones"] != valid["score_tones"] and test["score_tones_real"] != valid["score_tones_real"]
+
+
 def test_phase_shuffle_follows_every_critic_convolution_but_the_last():
     x = mg.tensor(np.random.default_rng(0).standard_normal((8, 1, 64)).astype(np.float32))
     one = small_wavegan(upsamplings=1, class_conditional=False)  # one convolution: nothing to shuffle
