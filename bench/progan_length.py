@@ -12,7 +12,9 @@ They never feed training, and scoring runs inside backend.fork_rng (the classifi
 forward pass draw from the generator; fork_rng puts its state back), so the run is the uninterrupted one (the trainer's resume is exact on the CPU): its value at N steps
 is that of `minigen train progan --steps N`.
 The FD of a GAN does not depend on the split, so a length chosen on it is chosen on a training-side
-criterion, on one seed; other seeds are the check (the README's issue-19 section).
+criterion, on one seed; other seeds are the check (the README's issue-19 section). It scores at the metric's
+own draws (SCORE_SEEDS, not gan_metrics.split_seeds' shifted ones), so on a seed that a zoo record uses it
+reads that record's number at the same length: pilot on a seed no record uses (`--fresh 3` below).
 
 Session 8 (the averaged G's rate at the last level, and the length, on a seed no zoo record uses): `--fresh
 SEED` starts a new run in the folder (as `minigen train progan --seed SEED` does: the draws are the command's;
