@@ -70,7 +70,7 @@ classifier read chirp-up and vowel-a as other classes: a D_cls trained on real c
 features no real clip has. With the extra class, passing D_cls means looking real to it as well. In a
 validation pilot (README) G scored 3.80 after 2,000 steps against 2.28 without it, and EMA 0.999 4.79 after 6,000;
 with the shared features (session 7) EMA 0.999 reached 6.02 after 12,000 steps, the zoo run's length (slower
-averages, 0.9995 and 0.9998, scored lower).
+averages, 0.9995 and 0.9998, scored lower; that pilot does not reproduce from 2,000 steps on today's code, README).
 
 `decay_start=s` keeps both rates for the first s T of a run of T steps, then takes them linearly to 0 at T
 (base.linear_tail, CycleGAN's schedule; not in the paper, which keeps Adam's rate constant):
@@ -84,8 +84,9 @@ Session 8's paired validation pilots (the zoo recipe, 12,000 steps, EMA 0.999, d
 as the recipe's up to 6,000 steps, then with and without the decay; bench/wavegan_valid.py, on seed 1 with
 --fork-at 6000) did not show it: score_tones
 6.08 / 5.65 against 6.38 / 5.38 at constant rates on training seeds 0 / 1 (means 5.87 against 5.88). The
-decay kept more classes (own class 0.97 / 0.80 against 0.82 / 0.81) but its clips read less surely as
-their class (spectral distance 25-27 dB against 22-23), and seed 1's chirp-down never appeared either way.
+decay kept more classes (own class 0.97 / 0.80 against 0.82 / 0.81) but the score did not rise, its clips'
+spectra moved away from the real ones (spectral distance 25-27 dB against 22-23), and seed 1's chirp-down
+never appeared either way.
 So it is off by default and in the zoo.
 
 Deviations, with their reasons: U = 3 upsampling layers (1,024 samples, 128 ms at 8 kHz) and d = 16 instead of
