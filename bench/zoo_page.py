@@ -16,7 +16,8 @@ followed by the generated table and `<!-- zoo-numbers end -->`. FIELD is a metri
 KEY.reference_abs_gap.METRIC <= 2}}` is "within 2%"), `seconds`, or `steps` (read from the recorded command);
 FORMAT is a Python format spec (`.2f`), by default the page's `number`. A target's verdict is `{{verdict: A OP B}}`
 (OP one of <= >= < >; A and B numbers or KEY.FIELD), written **met** or **missed** from the numbers, never
-typed. Edit the template, never the table below it.
+typed; `{{difference: A - B:FORMAT}}` (the minus between spaces) is A's value minus B's. Edit the template, never
+the table below it.
 
 Per zoo key (registry name, or name@data): the family (the registry's subpackage), the data set, up to three
 headline metrics (the first of HEADLINE the entry has, with `<metric>_sem` as "± sem"), the PyTorch twin's
@@ -298,23 +299,35 @@ def resolve(whole: str, zoo: dict):
 VERDICT = re.compile(r"\{\{verdict: *([^{}]+?) *(<=|>=|<|>) *([^{}]+?) *\}\}")
 COMPARE = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
            ">": lambda a, b: a > b}
+DIFFERENCE = re.compile(r"\{\{difference: *([^{}:]+?) +- +([^{}:]+?) *(?::([^{}]*))?\}\}")  # keys hold "-"
+
+
+def operand(text: str, zoo: dict) -> float:
+    """A number, or `KEY.FIELD` read from zoo.json (as in resolve)."""
+    try:
+        return float(text)
+    except ValueError:
+        return resolve(text, zoo)
 
 
 def verdict(left: str, op: str, right: str, zoo: dict) -> str:
     """**met** or **missed**: a target's verdict computed from the recorded numbers, so a re-recorded number
-    can never contradict the word beside it. Each side is a number or `KEY.FIELD` (as in resolve)."""
-    def side(text):
-        try:
-            return float(text)
-        except ValueError:
-            return resolve(text, zoo)
-    return "**met**" if COMPARE[op](side(left), side(right)) else "**missed**"
+    can never contradict the word beside it."""
+    return "**met**" if COMPARE[op](operand(left, zoo), operand(right, zoo)) else "**missed**"
+
+
+def difference(left: str, right: str, fmt: str | None, zoo: dict) -> str:
+    """A - B from the recorded numbers (a gap the prose states, so it cannot go stale)."""
+    gap = operand(left, zoo) - operand(right, zoo)
+    return format(gap, fmt) if fmt else number(gap)
 
 
 def fill(template: str, zoo: dict) -> str:
     """The template with every {{KEY.FIELD:FORMAT}} replaced by its value from zoo.json (`resolve`), and every
-    {{verdict: A OP B}} (OP one of <= >= < >; A, B numbers or KEY.FIELD) by **met** or **missed**."""
+    {{verdict: A OP B}} (OP one of <= >= < >; A, B numbers or KEY.FIELD) by **met** or **missed**, and every
+    {{difference: A - B:FORMAT}} by A minus B."""
     template = VERDICT.sub(lambda m: verdict(*m.groups(), zoo), template)
+    template = DIFFERENCE.sub(lambda m: difference(*m.groups(), zoo), template)
 
     def value(m):
         key, name, fmt = m.groups()

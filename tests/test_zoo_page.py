@@ -193,6 +193,24 @@ def test_a_verdict_is_computed_from_the_recorded_numbers(zoo):
         zoo_page.readme_with_numbers(block.replace("gated-pixelcnn.test_nll", "no-such-model.test_nll"), zoo)
 
 
+def test_a_difference_is_computed_from_the_recorded_numbers(zoo):
+    """{{difference: A - B:FMT}} is A minus B for keys that hold "-" themselves (seed keys), a number, or a seed
+    mean, and moves with the recorded number."""
+    models = zoo["models"]
+    first, second = models["dcgan-seed1"]["metrics"]["fd_digits"], models["dcgan-seed2"]["metrics"]["fd_digits"]
+    block = ("<!-- zoo-numbers: x\n| {{difference: dcgan-seed1.fd_digits - dcgan-seed2.fd_digits:.4f}} | "
+             "{{difference: dcgan-seed1.fd_digits - 1}} | {{difference: dcgan.seed_mean.fd_digits - 0:.3f}} |"
+             "\n-->\nold\n<!-- zoo-numbers end -->")
+    mean = zoo_page.over_seeds(models, zoo_page.seed_groups(models)["dcgan"], ["fd_digits"])["fd_digits"]["mean"]
+    assert (f"| {first - second:.4f} | {zoo_page.number(first - 1)} | {mean:.3f} |"
+            in zoo_page.readme_with_numbers(block, zoo))
+    moved = copy.deepcopy(zoo)
+    moved["models"]["dcgan-seed2"]["metrics"]["fd_digits"] = first - 0.5
+    assert "| 0.5000 |" in zoo_page.readme_with_numbers(block, moved)
+    with pytest.raises(KeyError, match="no-such-model"):
+        zoo_page.readme_with_numbers(block.replace("dcgan-seed2.", "no-such-model."), zoo)
+
+
 def test_a_template_reads_the_gap_to_the_pytorch_twin(zoo):
     """reference_gap.METRIC is 100 (value - reference) / |reference|, reference_abs_gap its size, so a verdict
     can say "within 2%" from the numbers; it flips when the recorded number moves 3% above the twin's."""
