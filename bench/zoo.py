@@ -181,28 +181,33 @@ ZOO_RUNS: dict[str, list] = {
                 {**_run(14000, "tones", batch_size=16, lr=1e-3, n_critic=2, post_filter=512, ema=0.999,
                         aux_weight=3.0, share_features=False), "tag": "aux"}],
     # issue 19: the ablations are variant runs (tags) with the main run's steps and seed
-    # progan: the recipe (defaults: n_critic 2, batch 128, G 5e-4, D 1e-3) for 6200 steps = 400 at 2x2, 400 + 400
-    # at 4x4, 400 fading in at 8x8, then 4600 stable at 8x8. The length was chosen on seed 0's fd_digits (samples
-    # against the train features): 3.85 at 3600 steps, 2.67 at 4800 (session 5), then session 5's seed-0 run resumed
-    # from step 5000 and scored every 600 steps (bench/progan_length.py: 2.37 / 2.19 / 2.32 / 2.22 after
-    # 5600 / 6200 / 6800 / 7400; session 6). Seeds 1 and 2 are the check. progan and its seeds were recorded in
-    # session 7, after backend.fork_rng was fixed (3808569: the stage-end scores had moved the run's noise, so
-    # the older records no longer reproduced and were removed)
-    "progan": [_run(6200), {**_run(6200), "seed": 1, "tag": "seed1"}, {**_run(6200), "seed": 2, "tag": "seed2"},
-               # the ablations: the recipe (6200 steps, seed 0) with one part removed; both recorded in session 7
-               # (no-mbstd last, after the recipe's three seeds)
-               {**_run(6200, fade=False), "tag": "no-fade"},
-               {**_run(6200, minibatch_stddev=False), "tag": "no-mbstd"},
-               # long8000 (session 8): the recipe run to 8000 steps (6400 stable at 8x8), seeds 0-2 decided up front;
-               # the length chosen on seed 3, a seed no record uses (python bench/progan_length.py /tmp/p3 1600 3200
-               # 4400 5000 5600 6200 --fresh 3 --from-level 2 --betas 0.995,0.998,0.999,0.9995, then resumed:
-               # python bench/progan_length.py /tmp/p3 6800 7400 8000 --betas 0.995), fd_digits of the model's
-               # average 2.56 / 2.44 / 2.30 / 2.13 / 2.13 / 1.99 / 1.85 after 4400 / 5000 / 5600 / 6200 / 6800 /
-               # 7400 / 8000 steps (still falling; 8000 the most whose three seeds fit the session); slower averages
-               # of G at 8x8 scored no better (6200: 2.13 / 2.14 / 2.19 / 2.31 / 4.79 for beta 0.99 / 0.995 / 0.998 /
-               # 0.999 / 0.9995). The first 6200 steps of each are the same seed's `progan` run, bit for bit
-               *[{**_run(8000), "seed": seed, "tag": "long8000" + (f"-seed{seed}" if seed else "")}
-                 for seed in (0, 1, 2)]],
+    # progan: the recipe (defaults: n_critic 2, batch 128, G 5e-4, D 1e-3) for 8000 steps = 400 at 2x2, 400 + 400
+    # at 4x4, 400 fading in at 8x8, then 6400 stable at 8x8 (session 8; the main recipe since session 9, whose
+    # three seeds were first recorded as progan@long8000, -seed1, -seed2 and renamed, not rerun). Seeds 0-2 were
+    # decided up front; the length chosen on seed 3, a seed no record uses (python bench/progan_length.py /tmp/p3
+    # 1600 3200 4400 5000 5600 6200 --fresh 3 --from-level 2 --betas 0.995,0.998,0.999,0.9995, then resumed:
+    # python bench/progan_length.py /tmp/p3 6800 7400 8000 --betas 0.995), fd_digits of the model's average
+    # 2.56 / 2.44 / 2.30 / 2.13 / 2.13 / 1.99 / 1.85 after 4400 / 5000 / 5600 / 6200 / 6800 / 7400 / 8000 steps
+    # (still falling; 8000 the most whose three seeds fit session 8); slower averages of G at 8x8 scored no
+    # better (6200: 2.13 / 2.14 / 2.19 / 2.31 / 4.79 for beta 0.99 / 0.995 / 0.998 / 0.999 / 0.9995). The first
+    # 6200 steps of each are the same seed's `progan@6200` run, bit for bit
+    "progan": [_run(8000), {**_run(8000), "seed": 1, "tag": "seed1"}, {**_run(8000), "seed": 2, "tag": "seed2"},
+               # the ablations: the recipe (8000 steps, seed 0) with one part removed (session 9); their first
+               # 6200 steps are the progan@6200-no-fade / -no-mbstd runs
+               {**_run(8000, fade=False), "tag": "no-fade"},
+               {**_run(8000, minibatch_stddev=False), "tag": "no-mbstd"},
+               # 6200 (session 7's recipe, renamed from progan, -seed1, -seed2 in session 9, not rerun): 6200 steps
+               # = 4600 stable at 8x8. That length was chosen on seed 0's fd_digits (samples against the train
+               # features): 3.85 at 3600 steps, 2.67 at 4800 (session 5), then session 5's seed-0 run resumed from
+               # step 5000 and scored every 600 steps (bench/progan_length.py: 2.37 / 2.19 / 2.32 / 2.22 after
+               # 5600 / 6200 / 6800 / 7400; session 6). Seeds 1 and 2 were the check. Recorded in session 7,
+               # after backend.fork_rng was fixed (3808569: the stage-end scores had moved the run's noise, so
+               # the older records no longer reproduced and were removed)
+               *[{**_run(6200), "seed": seed, "tag": "6200" + (f"-seed{seed}" if seed else "")} for seed in (0, 1, 2)],
+               # 6200-no-fade, 6200-no-mbstd: the ablations of the 6200-step recipe (seed 0), recorded in session 7
+               # (no-mbstd last, after the recipe's three seeds) as progan@no-fade / no-mbstd; renamed in session 9
+               {**_run(6200, fade=False), "tag": "6200-no-fade"},
+               {**_run(6200, minibatch_stddev=False), "tag": "6200-no-mbstd"}],
     "gan-cls": [_run(1000), {**_run(1000, matching_aware=False), "tag": "no-cls"}],
     "puzzle-gan": [_run(4000), {**_run(4000, grid=2), "tag": "grid2"}],  # steps: valid class_acc at half the
     # parts 0.820 / 0.870 / 0.875 / 0.885 after 1000 / 2000 / 3000 / 4000 steps (grid 4)
