@@ -44,7 +44,7 @@ batches of 64); two critic updates per G update on batches of 128 gave 8x8 FD 3.
 level better (2x2 6.3 against 28.7, 4x4 4.8 against 12.7), and 2.67 with that run resumed to 4,800 steps
 (3,200 stable at 8x8; session 5's zoo length). Resumed further (session 6, seed 0, the averaged G):
 2.37 / 2.19 / 2.32 / 2.22 after 5,600 / 6,200 / 6,800 / 7,400 steps, a plateau from about 6,000 on, so the
-zoo's `progan` runs 6,200 steps (4,600 stable at 8x8; bench/zoo.py). These pilots ran before backend.fork_rng
+zoo's `progan` ran 6,200 steps (4,600 stable at 8x8) until session 9 (now `progan@6200` in bench/zoo.py). These pilots ran before backend.fork_rng
 kept a live generator's state (3808569): the stage-end scores then moved the run's noise, so they compare with
 each other but are not what the same commands give today. Averages kept alongside
 from step 5,000 with beta 0.995 and 0.999 scored 2.15 and 2.39 at 6,200 (2.23 and 2.29 at 7,400): no gain
@@ -52,7 +52,7 @@ over 0.99 beyond the noise. Session 8, on seed 3 (no record's; bench/progan_leng
 their own beta from the 8x8 fade on scored 2.13 / 2.14 / 2.19 / 2.31 / 4.79 at 6,200 steps for beta 0.99 / 0.995 /
 0.998 / 0.999 / 0.9995 (G was still improving, so a slower average lags behind it), so 0.99 stays; the FD of that
 run kept falling with the length (2.13 at 6,200 steps, 1.99 at 7,400, 1.85 at 8,000), so the zoo's
-`progan@long8000` runs the recipe to 8,000 steps. It costs about 4 times the real images per step, so D sees far more real digits
+`progan` runs the recipe to 8,000 steps (first recorded as `progan@long8000`; the main key since session 9). It costs about 4 times the real images per step, so D sees far more real digits
 than DCGAN's (the README's issue-19 section counts them).
 The minibatch stddev is taken over the whole minibatch as in the paper's text
 (`mbstd_group=0`); `mbstd_group=4` takes it in groups of 4 as in the paper's code (8x8 FD 6.58 against 6.72
