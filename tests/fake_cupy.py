@@ -36,9 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fake_cupy_array import (_HOST_PARAMETERS, FakeArray, MemoryPointer, _garbage, _holds_host_array,
+from fake_cupy_array import (_HOST_PARAMETERS, FakeArray, _garbage, _holds_host_array,
                              _host_array_error, _index, _on_device, _real_cupy, _ufunc, _unwrap, _wrap)
-from fake_cupy_cuda import _PROPERTIES, Device, Event, Stream
+from fake_cupy_cuda import _PROPERTIES, Device, Event, MemoryPointer, Stream
+import fake_cupy_operators  # noqa: F401  (installs FakeArray's operators and methods)
 
 
 # ============================================================================ the module

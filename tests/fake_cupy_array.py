@@ -1,14 +1,14 @@
 """fake_cupy's array: `FakeArray`, a cupy.ndarray on the CPU (a NumPy array inside, CuPy's device rules outside),
 and the helpers that move values between the device (FakeArray) and the host (NumPy) under those rules. The rules
-are listed in tests/fake_cupy.py's docstring; this file is its array half, fake_cupy.py the module around it."""
+are listed in tests/fake_cupy.py's docstring; this file is its array half, fake_cupy.py the module around it,
+fake_cupy_operators.py the array's operators and ndarray methods."""
 from __future__ import annotations
 
-import functools
 import warnings
 
 import numpy as np
 
-from fake_cupy_cuda import Device
+from fake_cupy_cuda import Device, MemoryPointer
 
 try:  # the installed CuPy (it imports without a GPU) says which names and signatures exist
     import cupy as _real_cupy
@@ -128,16 +128,6 @@ class _Flags:
     def __getitem__(self, name: str) -> bool:
         return {"C_CONTIGUOUS": self.c_contiguous, "F_CONTIGUOUS": self.f_contiguous,
                 "OWNDATA": self.owndata}[name]
-
-
-class MemoryPointer:
-    """cupy.cuda.MemoryPointer: `.ptr` is the address of the first element (here a host address, which is
-    what the natively compiled kernels read) and `.device` the device."""
-
-    def __init__(self, a: np.ndarray):
-        self.ptr = a.ctypes.data if a.size else 0
-        self.device = Device(0)
-        self.device_id = 0
 
 
 class FakeArray:
@@ -377,59 +367,6 @@ class FakeArray:
         except AttributeError:
             return NotImplemented
         return routine(*args, **kwargs)
-
-
-def _operator(name: str, reflected: bool = False):
-    ufunc = getattr(np, name)
-
-    def op(self, other):
-        if isinstance(other, FakeArray) or not _defers(other):
-            return _ufunc(ufunc, (other, self) if reflected else (self, other), {})
-        return NotImplemented
-    op.__doc__ = f"{'reflected ' if reflected else ''}np.{name} on device arrays and scalars (a NumPy array raises)"
-    return op
-
-
-def _inplace(name: str):
-    ufunc = getattr(np, name)
-
-    def op(self, other):
-        return _ufunc(ufunc, (self, other), {"out": self})
-    return op
-
-
-for _dunder, _name in [("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("truediv", "true_divide"),
-                       ("floordiv", "floor_divide"), ("mod", "remainder"), ("pow", "power"), ("and", "bitwise_and"),
-                       ("or", "bitwise_or"), ("xor", "bitwise_xor"), ("lshift", "left_shift"),
-                       ("rshift", "right_shift"), ("matmul", "matmul"), ("divmod", "divmod")]:
-    setattr(FakeArray, f"__{_dunder}__", _operator(_name))
-    setattr(FakeArray, f"__r{_dunder}__", _operator(_name, reflected=True))
-    if _dunder not in ("matmul", "divmod"):  # cupy.ndarray has no __imatmul__
-        setattr(FakeArray, f"__i{_dunder}__", _inplace(_name))
-for _dunder, _name in [("lt", "less"), ("le", "less_equal"), ("eq", "equal"), ("ne", "not_equal"),
-                       ("gt", "greater"), ("ge", "greater_equal")]:
-    setattr(FakeArray, f"__{_dunder}__", _operator(_name))
-for _dunder, _name in [("neg", "negative"), ("abs", "absolute"), ("invert", "invert")]:
-    setattr(FakeArray, f"__{_dunder}__", functools.partialmethod(lambda self, u: _ufunc(u, (self,), {}),
-                                                                 getattr(np, _name)))
-FakeArray.__pos__ = lambda self: self
-
-_METHODS = ("all", "any", "argmax", "argmin", "argpartition", "argsort", "choose", "compress", "conj",
-            "conjugate", "cumprod", "cumsum", "diagonal", "flatten", "max", "mean", "min", "nonzero",
-            "partition", "prod", "put", "ravel", "repeat", "reshape", "round", "searchsorted", "sort",
-            "squeeze", "std", "sum", "swapaxes", "take", "trace", "transpose", "var")  # the rest of cupy.ndarray's
-
-
-def _method(name: str):
-    def method(self, *args, **kwargs):
-        return _on_device(getattr(self._a, name), args, kwargs)
-    method.__name__ = name
-    method.__doc__ = f"ndarray.{name} on the device (a NumPy scalar result becomes a 0-d array, as in CuPy)."
-    return method
-
-
-for _name in _METHODS:
-    setattr(FakeArray, _name, _method(_name))
 
 
 def _check_dtype(dtype) -> None:
