@@ -89,6 +89,23 @@ spectra moved away from the real ones (spectral distance 25-27 dB against 22-23)
 never appeared either way.
 So it is off by default and in the zoo.
 
+`minibatch_std=G` gives the critic ProGAN's minibatch standard deviation (Karras et al., 2018; progan_layers.py's
+MinibatchStddev, reused) as one more input channel of its last convolution: over groups of G clips (clip n in
+group n mod N/G), s = mean_{c,t} sqrt(Var_group[h_{c,t}] + 1e-8), repeated along t. Not in the paper. Reason
+(session 9's diagnosis at 4,000 steps of the recipe on training seed 1): G's clips barely depend on z (the spread
+over z of a class's waveforms, std / rms, is 0.04-0.20 against 0.8-0.9 for real clips), least for chirp-down,
+whose clips are one falling ~1.9 -> 1.6 kHz line (the real pitch track) in broadband noise, read as snare by the
+tones classifier and as "generated" by D_cls; a critic that sees a batch statistic can tell a collapsed batch
+from a real one. In the validation pilot (group 4, training seed 1, 12,000 steps) G then learned chirp-down
+(own class 0.52-0.84 from 7,000 steps on, never in the recipe's run) and EMA 0.999 read 6.73 at 8,000 steps,
+but lost note-low and most of note-high again by 12,000 and read 5.30 there, against the recipe's 5.38: off.
+
+`aux_g_weight=lambda_G` weighs G's classifier term alone, L_G = -E f(G(z, y)) + lambda_G E -log D_cls(y | G(z, y)),
+D's stays aux_weight (default: lambda_G = aux_weight). Not in AC-GAN (one weight). Reason: session 8's aux_weight
+10 on both heads taught training seed 1 chirp-down but cost seed 0 it; a stronger pull on G alone keeps D_cls as
+trained in the recipe. Session 9's pilot (lambda_G 10, seed 1) learned chirp-down from 6,000 steps on but read
+5.83 at 12,000 (recipe 5.38), without note-low and note-high, which the recipe's run has there: off.
+
 Deviations, with their reasons: U = 3 upsampling layers (1,024 samples, 128 ms at 8 kHz) and d = 16 instead of
 5 layers (16,384 samples) and d = 64, to train on a CPU in minutes; the transposed convolutions run as
 ConvTranspose2d on (N, C, 1, L) (minigen has no ConvTranspose1d; the same operator); z ~ N(0, I) (the GAN
@@ -107,6 +124,7 @@ from minigen.data import mu_law_compress, mu_law_expand
 
 from ..audio import AudioModel
 from .base import GANModel, linear_tail
+from .progan_layers import MinibatchStddev
 from .wgan import WGANGP
 
 KERNEL, STRIDE, START = 25, 4, 16
@@ -193,11 +211,14 @@ class PhaseShuffleCritic(nn.Module):
     (+ the projection term <embed(y), phi(x)> when conditional)."""
 
     def __init__(self, widths: list[int], radius: int, num_classes: int | None, classify: int = 0,
-                 share: bool = True):
+                 share: bool = True, minibatch_std: int = 0):
         super().__init__()
         self.radius, self.share = radius, share
+        # ProGAN's minibatch stddev (progan_layers.py's, reused) as one more input channel of the last convolution
+        self.stddev = MinibatchStddev(group_size=minibatch_std) if minibatch_std else None
+        ins = widths[:-1] if not minibatch_std else widths[:-2] + [widths[-2] + 1]
         self.down = nn.ModuleList([nn.Conv1d(i, o, KERNEL, stride=STRIDE, padding=KERNEL // 2 - 1)
-                                   for i, o in zip(widths[:-1], widths[1:])])
+                                   for i, o in zip(ins, widths[1:])])
         self.score = nn.Linear(START * widths[-1], 1)
         self.embed = nn.Embedding(num_classes, START * widths[-1]) if num_classes else None
         # AC-GAN's auxiliary classifier D_cls: class logits from the same features phi(x)
@@ -209,6 +230,9 @@ class PhaseShuffleCritic(nn.Module):
         """phi(x), (B, START * widths[-1]): the convolutions' output, flattened."""
         h = x
         for k, layer in enumerate(self.down):
+            if self.stddev is not None and k == len(self.down) - 1:  # (B, C, L) -> (B, C + 1, L)
+                b, c, length = h.shape
+                h = self.stddev(h.reshape(b, c, 1, length)).reshape(b, c + 1, length)
             h = F.leaky_relu(layer(h), 0.2)
             if self.training and k < len(self.down) - 1:  # the paper shuffles after every convolution but the last
                 h = phase_shuffle(h, self.radius, backend.rng("cpu"))
@@ -240,14 +264,16 @@ class WaveGAN(AudioModel, GANModel):
         return {"lr": 1e-4, "batch_size": 64, "z_dim": 100, "model_size": 16, "upsamplings": 3,
                 "phase_shuffle": 2, "n_critic": 5, "gp_weight": 10.0, "class_conditional": True,
                 "decay_steps": 0, "upsample": "transpose", "post_filter": 0, "ema": 0.0, "mu_law": False,
-                "aux_weight": 0.0, "aux_fake": False, "share_features": True, "decay_start": None}
+                "aux_weight": 0.0, "aux_fake": False, "share_features": True, "decay_start": None,
+                "minibatch_std": 0, "aux_g_weight": None}
 
     def __init__(self, data: str = "tones", lr: float = 1e-4, batch_size: int = 64, z_dim: int = 100,
                  model_size: int = 16, upsamplings: int = 3, phase_shuffle: int = 2, n_critic: int = 5,
                  gp_weight: float = 10.0, class_conditional: bool = True, decay_steps: int | None = 0,
                  upsample: str = "transpose", post_filter: int = 0, ema: float = 0.0, mu_law: bool = False,
                  aux_weight: float = 0.0, aux_fake: bool = False, share_features: bool = True,
-                 decay_start: float | None = None):
+                 decay_start: float | None = None, minibatch_std: int = 0,
+                 aux_g_weight: float | None = None):
         super().__init__(data, lr, batch_size, n_critic=n_critic, loss="wasserstein", decay_steps=decay_steps)
         if upsamplings < 1:
             raise ValueError(f"wavegan: upsamplings must be >= 1, got {upsamplings}")
@@ -259,10 +285,15 @@ class WaveGAN(AudioModel, GANModel):
             raise ValueError(f"wavegan: decay_start must be None or a fraction of the run in [0, 1), and not "
                              f"with decay_steps; got {decay_start} (decay_steps {decay_steps})")
         self.decay_start = decay_start
+        if minibatch_std < 0 or minibatch_std == 1:
+            raise ValueError(f"wavegan: minibatch_std must be 0 (off) or a group size >= 2, got {minibatch_std}")
         self.conditional, self.ema, self.mu_law = bool(class_conditional), float(ema), bool(mu_law)
         if aux_fake and not aux_weight:
             raise ValueError("wavegan: aux_fake needs aux_weight > 0")
         self.aux_weight, self.aux_fake = float(aux_weight), bool(aux_fake)
+        if aux_g_weight is not None and (aux_g_weight < 0 or not aux_weight):
+            raise ValueError(f"wavegan: aux_g_weight must be >= 0 and needs aux_weight > 0, got {aux_g_weight}")
+        self.aux_g_weight = self.aux_weight if aux_g_weight is None else float(aux_g_weight)
         self.z_dim, self.gp_weight = int(z_dim), float(gp_weight)
         self.clip_length = self.window = START * STRIDE ** upsamplings
         widths = [model_size * 2 ** k for k in range(upsamplings - 1, -1, -1)] + [1]  # e.g. 64, 32, 16, 1
@@ -270,7 +301,7 @@ class WaveGAN(AudioModel, GANModel):
         self.generator = WaveGANGenerator(self.z_dim, widths, classes, upsample, int(post_filter))
         self.discriminator = PhaseShuffleCritic(widths[::-1], int(phase_shuffle), classes,
                                                 (self.num_classes + self.aux_fake) if self.aux_weight else 0,
-                                                bool(share_features))
+                                                bool(share_features), int(minibatch_std))
 
     def configure_averaging(self):
         """ema > 0: the run's result is the exponential moving average of the weights, theta_bar <- ema theta_bar
@@ -300,11 +331,12 @@ class WaveGAN(AudioModel, GANModel):
         return loss, logs
 
     def extra_g_loss(self, fake, y, z):
-        """lambda CE(D_cls(G(z, y)), y) when aux_weight (the critic is frozen by the generator step)."""
+        """lambda_G CE(D_cls(G(z, y)), y) when aux_weight (lambda_G = aux_g_weight, else aux_weight; the critic is
+        frozen by the generator step)."""
         if not self.aux_weight:
             return None, {}
         ce = F.cross_entropy(self.discriminator.class_logits(fake), y)
-        return self.aux_weight * ce, {"g_cls": ce.item()}
+        return self.aux_g_weight * ce, {"g_cls": ce.item()}
 
     def loader(self, split: str = "train", batch_size: int | None = None, seed: int = 0, shuffle: bool = True,
                drop_last: bool = True):

@@ -276,3 +276,48 @@ def test_decay_start_keeps_both_rates_then_takes_them_linearly_to_zero_at_the_ru
     for bad in ({"decay_start": 1.0}, {"decay_start": -0.1}, {"decay_start": 0.5, "decay_steps": 100}):
         with pytest.raises(ValueError, match="decay_start"):
             small_wavegan(**bad)
+
+
+def test_minibatch_std_feeds_the_group_stddev_to_the_last_convolution_only():
+    model = small_wavegan(minibatch_std=4)
+    last = model.discriminator.down[-1]
+    assert [layer.in_channels for layer in model.discriminator.down] == [1, 2 + 1]
+    seen = []
+    forward = last.forward
+    last.forward = lambda h: seen.append(h.numpy()) or forward(h)
+    x = model.split_arrays("train")[0][:8]
+    y = mg.tensor(np.arange(8) % 10)
+    with model.evaluating():
+        score = model.critic(mg.tensor(x), y).numpy()
+        other = x.copy()
+        other[1] = x[0]  # one clip of the group n mod 2 = 1 changed
+        changed = model.critic(mg.tensor(other), y).numpy()
+    h = seen[0][:, :-1].reshape(4, 2, seen[0].shape[1] - 1, -1)  # (G, N / G, C, L)
+    std = np.sqrt(h.var(axis=0) + 1e-8).reshape(2, -1).mean(axis=1)  # group of example n: n mod 2
+    np.testing.assert_allclose(seen[0][:, -1], np.tile(std, 4)[:, None] * np.ones_like(seen[0][:, -1]), rtol=1e-5)
+    np.testing.assert_array_equal(score[0::2], changed[0::2])  # the other group's scores do not move
+    assert not np.allclose(score[3::2], changed[3::2])  # the same clips in the changed group score differently
+    plain = small_wavegan()
+    assert [layer.in_channels for layer in plain.discriminator.down] == [1, 2] and plain.discriminator.stddev is None
+    for bad in (-1, 1):
+        with pytest.raises(ValueError, match="minibatch_std"):
+            small_wavegan(minibatch_std=bad)
+
+
+def test_aux_g_weight_scales_the_generator_classifier_term_only():
+    model = small_wavegan(aux_weight=2.0, aux_fake=True, aux_g_weight=5.0)
+    same = small_wavegan(aux_weight=2.0, aux_fake=True)
+    y = mg.tensor(np.arange(4) % 10)
+    real, fake = mg.tensor(model.split_arrays("train")[0][:4]), model.sample(4, y.numpy())
+    for m in (model, same):
+        m.discriminator.eval()  # no phase shuffle: the same features in every call
+    g, logs = model.extra_g_loss(fake, y, None)
+    g_same, _ = same.extra_g_loss(fake, y, None)
+    d, d_logs = model.extra_d_loss(real, fake, y, None)
+    assert np.isclose(g.item(), 5.0 * logs["g_cls"], rtol=1e-6)
+    assert np.isclose(g_same.item(), 2.0 * logs["g_cls"], rtol=1e-5)  # same weights (seed 0): the default is aux_weight
+    d_terms = d_logs["gp"] + 2.0 * (d_logs["d_cls"] + d_logs["d_cls_fake"])
+    assert np.isclose(d.item(), d_terms, rtol=1e-4)  # D's classifier terms keep aux_weight
+    for bad in ({"aux_weight": 2.0, "aux_g_weight": -1.0}, {"aux_g_weight": 1.0}):
+        with pytest.raises(ValueError, match="aux_g_weight"):
+            small_wavegan(**bad)
