@@ -99,6 +99,7 @@ tones classifier and as "generated" by D_cls; a critic that sees a batch statist
 from a real one. In the validation pilot (group 4, training seed 1, 12,000 steps) G then learned chirp-down
 (own class 0.52-0.84 from 7,000 steps on, never in the recipe's run) and EMA 0.999 read 6.73 at 8,000 steps,
 but lost note-low and most of note-high again by 12,000 and read 5.30 there, against the recipe's 5.38: off.
+(Seed 0, piloted after that choice: 6.42 at 8,000 steps against the recipe's 5.66, 6.35 at 12,000 against 6.38.)
 
 `aux_g_weight=lambda_G` weighs G's classifier term alone, L_G = -E f(G(z, y)) + lambda_G E -log D_cls(y | G(z, y)),
 D's stays aux_weight (default: lambda_G = aux_weight). Not in AC-GAN (one weight). Reason: session 8's aux_weight
