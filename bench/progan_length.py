@@ -11,8 +11,8 @@ checkpoint on, G_bar <- beta G_bar + (1 - beta) G after every generator update, 
 They never feed training, and scoring runs inside backend.fork_rng (the classifier's first build and first
 forward pass draw from the generator; fork_rng puts its state back), so the run is the uninterrupted one (the trainer's resume is exact on the CPU): its value at N steps
 is that of `minigen train progan --steps N`.
-The FD of a GAN does not depend on the split, so a length chosen on it is chosen on a training-side
-criterion, on one seed; other seeds are the check (the README's issue-19 section). It scores at the metric's
+The FD of a GAN compares samples with the train digits' features whatever the split (a split moves only
+the samples' draws, since 8bb7fbe), so a length chosen on it is chosen on a training-side criterion, on one seed; other seeds are the check (the README's issue-19 section). It scores at the metric's
 own draws (SCORE_SEEDS, not gan_metrics.split_seeds' shifted ones), so on a seed that a zoo record uses it
 reads that record's number at the same length: pilot on a seed no record uses (`--fresh 3` below).
 
