@@ -98,8 +98,11 @@ whose clips are one falling ~1.9 -> 1.6 kHz line (the real pitch track) in broad
 tones classifier and as "generated" by D_cls; a critic that sees a batch statistic can tell a collapsed batch
 from a real one. In the validation pilot (group 4, training seed 1, 12,000 steps) G then learned chirp-down
 (own class 0.52-0.84 from 7,000 steps on, never in the recipe's run) and EMA 0.999 read 6.73 at 8,000 steps,
-but lost note-low and most of note-high again by 12,000 and read 5.30 there, against the recipe's 5.38: off.
-(Seed 0, piloted after that choice: 6.42 at 8,000 steps against the recipe's 5.66, 6.35 at 12,000 against 6.38.)
+but lost note-low and most of note-high again by 12,000 and read 5.30 there, against the recipe's 5.38.
+(Seed 0, piloted after that: 6.42 at 8,000 steps against the recipe's 5.66, 6.35 at 12,000 against 6.38.) Over
+training seeds 0 and 1 it read 6.58 at 8,000 steps (the old recipe 5.34 there), so since session 9 the zoo recipe
+is the old one plus minibatch_std=4, stopped at 8,000 steps (chosen after looking at every validation checkpoint;
+the README's issue-14 section has the test records). Off by default (the paper has none).
 
 `aux_g_weight=lambda_G` weighs G's classifier term alone, L_G = -E f(G(z, y)) + lambda_G E -log D_cls(y | G(z, y)),
 D's stays aux_weight (default: lambda_G = aux_weight). Not in AC-GAN (one weight). Reason: session 8's aux_weight
